@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `buffer_size` module parameter, readable in sysfs.
+//!
+//! The `module!` macro's parameters do not appear in sysfs, yet users expect
+//! `/sys/module/mydevice/parameters/buffer_size`. This declares the
+//! parameter the way `module_param(buffer_size, uint, 0444)` does in C: a
+//! `kernel_param` in the `__param` section using the kernel's own `uint`
+//! operations, plus its `modinfo` strings. It is read-only after load, so a
+//! write can never be silently ignored.
+
+use core::cell::UnsafeCell;
+use kernel::{
+    bindings,
+    module_param::KernelParam,
+    str::as_char_ptr_in_const_context, //
+};
+
+/// The default capacity, `MYDEV_BUFFER_DEFAULT`.
+pub(crate) const BUFFER_SIZE_DEFAULT: u32 = 4096;
+
+/// The parameter's storage, written by the module loader before `init`.
+struct ParamCell(UnsafeCell<u32>);
+
+// SAFETY: The loader writes the value before `init` runs, and afterwards it
+// is only read: the sysfs file is read-only (0444).
+unsafe impl Sync for ParamCell {}
+
+static BUFFER_SIZE: ParamCell = ParamCell(UnsafeCell::new(BUFFER_SIZE_DEFAULT));
+
+#[link_section = "__param"]
+#[used(compiler)]
+static BUFFER_SIZE_PARAM: KernelParam = KernelParam::new(bindings::kernel_param {
+    name: as_char_ptr_in_const_context(c"buffer_size"),
+    mod_: (&raw const bindings::__this_module).cast_mut(),
+    ops: &raw const bindings::param_ops_uint,
+    perm: 0o444,
+    level: -1,
+    flags: 0,
+    __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 {
+        arg: BUFFER_SIZE.0.get().cast(),
+    },
+});
+
+#[link_section = ".modinfo"]
+#[used(compiler)]
+static BUFFER_SIZE_PARMTYPE: [u8; 26] = *b"parmtype=buffer_size:uint\0";
+
+#[link_section = ".modinfo"]
+#[used(compiler)]
+static BUFFER_SIZE_PARM: [u8; 76] =
+    *b"parm=buffer_size:Capacity of the FIFO in bytes, 1..=1048576 (default: 4096)\0";
+
+/// Returns the value given at load time, or the default.
+pub(crate) fn buffer_size() -> u32 {
+    // SAFETY: The loader's write happened before `init`; after it the value
+    // is never written again (see `ParamCell`).
+    unsafe { *BUFFER_SIZE.0.get() }
+}
