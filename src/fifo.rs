@@ -229,7 +229,10 @@ impl Fifo {
             inner.counters.reader_sleeps += 1;
             let signalled = self.read_wait.wait_interruptible(&mut inner);
             inner.readers_waiting -= 1;
-            if signalled {
+            // A sleeper picked by an exclusive wakeup must not leave with it:
+            // if there is data, take it even with a signal pending, as
+            // `___wait_event` does.
+            if signalled && !inner.readable() {
                 return Err(ERESTARTSYS);
             }
         }
@@ -242,24 +245,25 @@ impl Fifo {
         // The copy may fault and sleep; the mutex allows that, as in pipe.c.
         // Only the bytes the user received are consumed.
         let n = inner.ring.read_with(want, |run| dst.copy_to_iter(run));
-        if n == 0 {
-            return Err(EFAULT);
+        if n > 0 {
+            inner.counters.bytes_read += n as u64;
+            inner.counters.reads += 1;
+            inner.generation += 1;
         }
-        inner.counters.bytes_read += n as u64;
-        inner.counters.reads += 1;
-        inner.generation += 1;
-
         let wake = Wake {
             // Pass the wakeup on when data is left for another reader
-            // (pipe.c's `wake_next_reader`).
+            // (pipe.c's `wake_next_reader`), also if this one faulted.
             reader: !inner.ring.is_empty() && inner.readers_waiting > 0,
             // Space was freed: a writer may fit now.
-            writer: inner.writers_waiting > 0 || inner.poll_usage,
+            writer: n > 0 && (inner.writers_waiting > 0 || inner.poll_usage),
             sigio_readers: false,
-            sigio_writers: was_full,
+            sigio_writers: n > 0 && was_full,
         };
         drop(inner);
         self.wake(wake);
+        if n == 0 {
+            return Err(EFAULT);
+        }
         Ok(n)
     }
 
@@ -291,6 +295,7 @@ impl Fifo {
         // The generation at which this writer last passed a wakeup on.
         let mut passed_on = None;
         let mut slept = false;
+        let mut signalled = false;
         let mut inner = self.inner.lock();
         let mut wake = Wake::default();
         let result = loop {
@@ -312,6 +317,8 @@ impl Fifo {
                 // pipe.c. Only the bytes copied from the user are stored.
                 let n = inner.ring.write_with(max, |run| src.copy_from_iter(run));
                 if n == 0 {
+                    // Nothing stored: pass on a wakeup this writer may hold.
+                    wake.writer = inner.writers_waiting > 0;
                     break Err(EFAULT);
                 }
                 written += n;
@@ -337,10 +344,6 @@ impl Fifo {
                 continue;
             }
 
-            if nonblock {
-                break Err(EAGAIN);
-            }
-
             // Woken but still short of room: the next writer may need less.
             // Pass the wakeup on once per change of state, so that writers
             // that cannot fit wake each other at most once, never in a loop.
@@ -353,14 +356,20 @@ impl Fifo {
                 self.write_wait.notify_one();
             }
 
-            inner.writers_waiting += 1;
-            inner.counters.writer_sleeps += 1;
-            let signalled = self.write_wait.wait_interruptible(&mut inner);
-            inner.writers_waiting -= 1;
-            slept = true;
             if signalled {
                 break Err(ERESTARTSYS);
             }
+            if nonblock {
+                break Err(EAGAIN);
+            }
+
+            inner.writers_waiting += 1;
+            inner.counters.writer_sleeps += 1;
+            // A signal ends the wait, but the room is checked once more
+            // first, so a writer picked by a wakeup does not waste it.
+            signalled = self.write_wait.wait_interruptible(&mut inner);
+            inner.writers_waiting -= 1;
+            slept = true;
         };
 
         // Once bytes are stored, the count is the answer, whatever stopped
