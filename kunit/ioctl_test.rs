@@ -49,12 +49,13 @@ mod tests {
 
     #[test]
     fn unknown_commands_are_enotty() {
-        // Next free number, a wrong direction, a wrong size, another magic.
+        // The next free number, a wrong direction, a wrong size, another magic
+        // with a known number, a tty ioctl and zero.
         for cmd in [
             0x4d05u32,
             0x8004_4d01,
             0x8010_4d02,
-            0x4d00 | 0x100,
+            0x4e00,
             0x5401,
             0,
         ] {
