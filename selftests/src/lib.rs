@@ -16,7 +16,7 @@ pub mod task;
 use std::time::Duration;
 
 pub use child::{count, spawn, spawn_op, wait_all, Child, Exit, Reporter};
-pub use device::{diff, pattern, probe, proc_map, proc_text, reset_device, Dev};
+pub use device::{diff, parse_proc, pattern, probe, proc_map, proc_text, reset_device, Dev};
 pub use harness::{
     run, Context, Failure, Suite, Test, TestResult, DEFAULT_TIMEOUT, DEVICE_SUITE, T,
 };

@@ -24,10 +24,10 @@ fn expect_idle_sleep(t: &mut T, pid: i32) -> TestResult {
     // One tick of slack for accounting at the edges of the window.
     expect!(
         t,
-        ticks1 - ticks0 <= 1,
+        ticks1.wrapping_sub(ticks0) <= 1,
         "sleeping task used CPU: expected utime+stime to stay ~0 over 300 ms, it grew by {} ticks \
          (tick = 1/{} s)",
-        ticks1 - ticks0,
+        ticks1.wrapping_sub(ticks0),
         task::ticks_per_second()
     );
     expect_eq!(
