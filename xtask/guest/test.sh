@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Guest side of `cargo xtask test`; runs as root inside the test VM.
+#
+# Usage: test.sh OUT MODULE BIN_DIR TIMEOUT LIST
+#   OUT      host directory shared read-write; every result goes there
+#   MODULE   path of mydevice.ko
+#   BIN_DIR  directory of the selftest binaries (target/release)
+#   TIMEOUT  seconds each selftest may take
+#   LIST     file naming the selftests to run, one per line
+#
+# Order: module_lifecycle (module not loaded; it loads and unloads the module
+# itself), insmod, KUnit results from debugfs, the other selftests, rmmod.
+# Each selftest writes selftests/NAME.ktap (stdout), NAME.stderr, NAME.rc.
+# The script always ends by writing dmesg.log.
+
+set -u
+out=$1 ko=$2 bin_dir=$3 per_test=$4 list=$5
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export MYDEVICE_KO=$ko
+mkdir -p "$out/kunit" "$out/selftests"
+trap 'dmesg > "$out/dmesg.log"' EXIT
+
+run_selftest() {
+	local name=$1 rc
+	echo "guest: selftest $name"
+	(cd "$out/selftests" && timeout -k 5 "$per_test" "$bin_dir/$name") \
+		</dev/null >"$out/selftests/$name.ktap" 2>"$out/selftests/$name.stderr"
+	rc=$?
+	echo "$rc" >"$out/selftests/$name.rc"
+	echo "guest: selftest $name exited $rc"
+}
+
+if grep -qx module_lifecycle "$list"; then
+	run_selftest module_lifecycle
+	if grep -q '^mydevice ' /proc/modules; then
+		echo "guest: module_lifecycle left the module loaded; unloading it"
+		rmmod mydevice
+	fi
+fi
+
+echo "guest: insmod $ko"
+insmod "$ko" 2>"$out/insmod.stderr"
+echo $? >"$out/insmod.rc"
+
+if grep -q '^mydevice ' /proc/modules; then
+	debugfs=/sys/kernel/debug
+	mountpoint -q "$debugfs" || mount -t debugfs debugfs "$debugfs"
+	for suite in "$debugfs"/kunit/mydevice_*; do
+		[ -r "$suite/results" ] || continue
+		cat "$suite/results" >"$out/kunit/${suite##*/}.ktap"
+	done
+
+	while read -r name; do
+		[ -n "$name" ] && [ "$name" != module_lifecycle ] || continue
+		run_selftest "$name"
+	done <"$list"
+
+	echo "guest: rmmod mydevice"
+	rmmod mydevice 2>"$out/rmmod.stderr"
+	echo $? >"$out/rmmod.rc"
+fi
+
+touch "$out/done"

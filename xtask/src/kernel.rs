@@ -1,0 +1,280 @@
+//! `cargo xtask kernel`: builds the test kernel into the cache, or reuses it.
+//!
+//! The config is `vng --kconfig` plus the committed fragment
+//! `kernel/mydevice.config`. A build is keyed by the Linux source version, the
+//! fragment, rustc, bindgen and virtme-ng, and lives in
+//! `<cache>/kernel/<linux version>-<key>`. A stamp file written after a
+//! successful make marks it reusable.
+
+use std::path::Path;
+use std::path::PathBuf;
+use std::thread;
+use std::time::Duration;
+use std::time::Instant;
+
+use anyhow::bail;
+use anyhow::Context;
+use anyhow::Result;
+use xshell::cmd;
+use xshell::Shell;
+
+use crate::setup;
+use crate::util;
+use crate::util::Stage;
+
+/// Marks a finished build; holds the number of build steps it took.
+const STAMP: &str = ".mydevice-stamp";
+/// Build steps of a full build, when no earlier full build was recorded
+/// (measured on the 7.2 source with the committed fragment).
+const ESTIMATED_STEPS: usize = 3080;
+/// How often the long make reports progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(20);
+/// libclang for bindgen; every kernel make with Rust needs it.
+pub const LIBCLANG_PATH: &str = "/usr/lib/llvm-19/lib";
+
+/// A test kernel: its source and its build directory.
+pub struct Kernel {
+    /// The extracted Linux source.
+    pub src: PathBuf,
+    /// The build directory (`O=`), which is also the `KDIR` for modules.
+    pub dir: PathBuf,
+}
+
+impl Kernel {
+    /// Whether a successful build is recorded in `dir`.
+    pub fn is_built(&self) -> bool {
+        self.dir.join(STAMP).is_file()
+    }
+}
+
+pub fn run(sh: &Shell) -> Result<()> {
+    ensure(sh)?;
+    Ok(())
+}
+
+/// The repository's kernel config fragment.
+fn fragment() -> PathBuf {
+    util::repo_root().join("kernel/mydevice.config")
+}
+
+/// Computes where the kernel for the current inputs lives, without building.
+pub fn locate(sh: &Shell) -> Result<Kernel> {
+    let src = setup::linux_source_dir(sh)?;
+    let Some(linux) = setup::linux_source_version(sh)? else {
+        bail!(
+            "the Linux source is missing from {}: run `cargo xtask setup`",
+            src.display()
+        );
+    };
+    let fragment = fragment();
+    let fragment_bytes = sh
+        .read_binary_file(&fragment)
+        .with_context(|| format!("reading the config fragment {}", fragment.display()))?;
+    let fragment_hash = util::sha256(sh, &fragment_bytes)?;
+    let tool = |name: &str| {
+        util::version_of(sh, name)
+            .with_context(|| format!("`{name} --version` failed: run `cargo xtask setup`"))
+    };
+    let inputs = format!(
+        "linux={linux}\nfragment={fragment_hash}\nrustc={}\nbindgen={}\nvng={}\n",
+        tool("rustc")?,
+        tool("bindgen")?,
+        tool("vng")?,
+    );
+    let key = util::sha256(sh, inputs.as_bytes())?;
+    let dir = util::cache_dir(sh)?
+        .join("kernel")
+        .join(format!("{linux}-{}", &key[..16]));
+    Ok(Kernel { src, dir })
+}
+
+/// Returns the test kernel, building it first if needed.
+pub fn ensure(sh: &Shell) -> Result<Kernel> {
+    let stage = Stage::start("kernel");
+    let kernel = locate(sh)?;
+    if kernel.is_built() {
+        stage.done(format!("reusing cached kernel {}", kernel.dir.display()));
+        return Ok(kernel);
+    }
+    let fresh = !kernel.dir.join("Makefile").is_file();
+    sh.create_dir(&kernel.dir)
+        .with_context(|| format!("creating {}", kernel.dir.display()))?;
+    stage.note(format!(
+        "building in {} (first build: about 15 minutes on 2 CPUs)",
+        kernel.dir.display()
+    ));
+    configure(sh, &kernel)?;
+    let steps = make(sh, &kernel, &stage)?;
+    if fresh {
+        let record = kernel.dir.parent().map(|p| p.join("full-build-steps"));
+        if let Some(record) = record {
+            sh.write_file(record, format!("{steps}\n"))?;
+        }
+    }
+    sh.write_file(kernel.dir.join(STAMP), format!("{steps}\n"))
+        .context("writing the build stamp")?;
+    stage.done(format!("built {}", kernel.dir.display()));
+    Ok(kernel)
+}
+
+/// Writes `.config`: vng's config, the fragment on top, then checks it.
+fn configure(sh: &Shell, kernel: &Kernel) -> Result<()> {
+    let stage = Stage::start("kernel: config");
+    let dir = &kernel.dir;
+    let fragment = fragment();
+    let log = dir.join("config.log");
+    let _src = sh.push_dir(&kernel.src);
+    let _clang = sh.push_env("LIBCLANG_PATH", LIBCLANG_PATH);
+    let out = format!("O={}", dir.display());
+    util::run_logged(
+        cmd!(sh, "vng --kconfig --config {fragment} {out}"),
+        "vng --kconfig",
+        &log,
+    )?;
+    // vng appends its own generic items after custom fragments (it turns
+    // DEBUG_INFO back on, for one), so the fragment goes on top once more.
+    let config_path = dir.join(".config");
+    let mut config = sh
+        .read_file(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    config.push_str(&sh.read_file(&fragment)?);
+    sh.write_file(&config_path, config)?;
+    util::run_logged(
+        cmd!(sh, "make {out} olddefconfig"),
+        "make olddefconfig",
+        &dir.join("olddefconfig.log"),
+    )?;
+    let config = sh.read_file(&config_path)?;
+    let mismatches = fragment_mismatches(&sh.read_file(&fragment)?, &config);
+    if !mismatches.is_empty() {
+        bail!(
+            "the kernel config does not honour kernel/mydevice.config (a dependency is \
+             missing or the option does not exist in this kernel):\n  {}",
+            mismatches.join("\n  ")
+        );
+    }
+    stage.done("vng --kconfig + kernel/mydevice.config, all fragment options hold");
+    Ok(())
+}
+
+/// Lines of the fragment that the final config does not honour.
+fn fragment_mismatches(fragment: &str, config: &str) -> Vec<String> {
+    let value_of = |name: &str| -> Option<&str> {
+        config.lines().rev().find_map(|line| {
+            if let Some(value) = line.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+                return Some(value);
+            }
+            let unset = line
+                .strip_prefix("# ")
+                .and_then(|l| l.strip_suffix(" is not set"));
+            (unset == Some(name)).then_some("n")
+        })
+    };
+    let mut mismatches = Vec::new();
+    for line in fragment.lines().map(str::trim) {
+        let (name, wanted) = if let Some(unset) = line
+            .strip_prefix("# ")
+            .and_then(|l| l.strip_suffix(" is not set"))
+        {
+            (unset, "n")
+        } else if let Some((name, value)) = line.split_once('=') {
+            if !name.starts_with("CONFIG_") {
+                continue;
+            }
+            (name, value)
+        } else {
+            continue;
+        };
+        let actual = value_of(name).unwrap_or("n");
+        if actual != wanted {
+            mismatches.push(format!("{name}: wanted {wanted}, got {actual}"));
+        }
+    }
+    mismatches
+}
+
+/// Counts kbuild's quiet-mode step lines (`  CC      foo.o`, `  RUSTC L rust/core.o`).
+fn count_steps(log: &Path) -> usize {
+    let Ok(bytes) = std::fs::read(log) else {
+        return 0;
+    };
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter(|line| {
+            line.strip_prefix("  ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|tag| {
+                    tag.len() >= 2
+                        && tag
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                })
+        })
+        .count()
+}
+
+/// Runs the long make with a progress line every 20 s; returns its step count.
+fn make(sh: &Shell, kernel: &Kernel, stage: &Stage) -> Result<usize> {
+    let dir = &kernel.dir;
+    let log = dir.join("build.log");
+    let expected = dir
+        .parent()
+        .map(|p| p.join("full-build-steps"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    let (total, basis) = match expected {
+        Some(n) => (n, "of the last full build"),
+        None => (ESTIMATED_STEPS, "of an estimated full build"),
+    };
+    let jobs = format!("-j{}", util::nproc(sh)?);
+    let out = format!("O={}", dir.display());
+    let _src = sh.push_dir(&kernel.src);
+    let _clang = sh.push_env("LIBCLANG_PATH", LIBCLANG_PATH);
+    std::fs::write(&log, b"").context("creating build.log")?;
+    stage.note(format!("make {jobs}, full log in {}", log.display()));
+    let mut child = util::spawn_logged(cmd!(sh, "make {out} {jobs}"), &log)?;
+    let started = Instant::now();
+    let mut last = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for make")? {
+            break status;
+        }
+        thread::sleep(Duration::from_millis(500));
+        if last.elapsed() >= PROGRESS_EVERY {
+            last = Instant::now();
+            let steps = count_steps(&log);
+            let percent = (steps * 100 / total.max(1)).min(99);
+            println!(
+                "kernel: {} elapsed, {steps} objects built (~{percent}% {basis})",
+                util::fmt_duration(started.elapsed())
+            );
+        }
+    };
+    if !status.success() {
+        util::print_tail(&log);
+        bail!("kernel make failed ({status}); full log: {}", log.display());
+    }
+    Ok(count_steps(&log))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragment_check_finds_mismatches() {
+        let fragment = "# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=60\nCONFIG_D=y\n";
+        let config = "CONFIG_A=y\nCONFIG_B=y\nCONFIG_C=60\n# CONFIG_D is not set\n";
+        assert_eq!(
+            fragment_mismatches(fragment, config),
+            ["CONFIG_B: wanted n, got y", "CONFIG_D: wanted y, got n"]
+        );
+    }
+
+    #[test]
+    fn fragment_check_accepts_a_matching_config() {
+        let fragment = "CONFIG_A=y\n# CONFIG_B is not set\n";
+        let config = "CONFIG_A=y\n";
+        assert!(fragment_mismatches(fragment, config).is_empty());
+    }
+}

@@ -1,0 +1,73 @@
+//! Project automation for mydevice, run as `cargo xtask <command>`.
+//!
+//! Each command lives in its own module with a `run` function. The README
+//! explains what the commands do and where they keep their logs.
+
+mod build;
+mod kernel;
+mod ktap;
+mod paths;
+mod run;
+mod setup;
+mod shell;
+mod test;
+mod util;
+mod vm;
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use anyhow::Result;
+use xshell::Shell;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup [--refresh]  install the toolchain, qemu, virtme-ng and the Linux source
+                     (--refresh: look for a newer linux-source-7.2 package)
+  kernel             build the test kernel, or reuse the cached one
+  build              build and lint the module against the test kernel
+  paths              print KDIR=<kernel build dir> and MODULE=<module path>
+  test               all of the above, host checks, then KUnit and the selftests in a VM
+  run                load the module in a VM and show the device at work
+  shell              interactive VM shell with the module loaded
+";
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let sh = Shell::new()?;
+    // Cargo hands its own package's MSRV to this process; the kernel's
+    // clippy-driver would read it and warn that it differs from the kernel's.
+    let _msrv = sh.push_env("CARGO_PKG_RUST_VERSION", "");
+    sh.change_dir(util::repo_root());
+    match args.as_slice() {
+        ["setup"] => setup::run(&sh, false),
+        ["setup", "--refresh"] => setup::run(&sh, true),
+        ["kernel"] => kernel::run(&sh),
+        ["build"] => build::run(&sh),
+        ["paths"] => paths::run(&sh),
+        ["test"] => test::run(&sh),
+        ["run"] => run::run(&sh),
+        ["shell"] => shell::run(&sh),
+        [] | ["help" | "-h" | "--help"] => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprint!("{USAGE}");
+            bail!("unknown command line: {}", args.join(" "))
+        }
+    }
+}

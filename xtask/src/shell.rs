@@ -1,0 +1,33 @@
+//! `cargo xtask shell`: an interactive VM shell with the module loaded.
+
+use anyhow::Result;
+use xshell::Shell;
+
+use crate::build;
+use crate::kernel;
+use crate::setup;
+use crate::vm;
+
+/// The shell VM stops after this long, like every VM run.
+const TIMEOUT_SECS: u64 = 4 * 3600;
+
+pub fn run(sh: &Shell) -> Result<()> {
+    setup::run(sh, false)?;
+    let kernel = kernel::ensure(sh)?;
+    build::module(sh, &kernel)?;
+    let outcome = vm::boot(
+        sh,
+        &kernel,
+        vm::Run {
+            name: "shell",
+            script: "shell.sh",
+            args: vec![build::module_path().display().to_string()],
+            timeout_secs: TIMEOUT_SECS,
+            console: vm::Console::Interactive,
+        },
+    )?;
+    for alarm in &outcome.dmesg_alarms {
+        println!("dmesg: {alarm}");
+    }
+    Ok(())
+}

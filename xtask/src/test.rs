@@ -1,0 +1,359 @@
+//! `cargo xtask test`: the project's test command.
+//!
+//! It brings up everything that is missing (setup, kernel, module), runs the
+//! host checks, builds the selftests, and then makes one VM boot that runs
+//! the `module_lifecycle` selftest, loads the module, collects the KUnit
+//! results, runs the other selftests and unloads the module. It prints a
+//! summary per suite and a total, and fails on any failure, skip or missing
+//! result.
+
+use std::path::Path;
+
+use anyhow::bail;
+use anyhow::Context;
+use anyhow::Result;
+use xshell::cmd;
+use xshell::Shell;
+
+use crate::build;
+use crate::kernel;
+use crate::ktap;
+use crate::ktap::Case;
+use crate::ktap::Outcome;
+use crate::setup;
+use crate::util;
+use crate::util::Stage;
+use crate::vm;
+
+/// The selftest that runs before the module is loaded and loads it itself.
+const LIFECYCLE: &str = "module_lifecycle";
+/// Per-selftest time limit when `selftests/settings` names none.
+const DEFAULT_TEST_TIMEOUT_SECS: u64 = 120;
+/// Boot, KUnit and unload time on top of the selftests' limits.
+const VM_OVERHEAD_SECS: u64 = 300;
+
+/// A group of results with its own summary line.
+struct Suite {
+    title: String,
+    cases: Vec<Case>,
+    /// Extra lines shown under the suite, e.g. stderr of a failed test.
+    notes: Vec<String>,
+}
+
+impl Suite {
+    fn new(title: impl Into<String>) -> Suite {
+        Suite {
+            title: title.into(),
+            cases: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, name: impl Into<String>, outcome: Outcome) {
+        self.cases.push(Case {
+            name: name.into(),
+            outcome,
+        });
+    }
+
+    fn check(&mut self, name: impl Into<String>, ok: bool) {
+        self.add(name, if ok { Outcome::Pass } else { Outcome::Fail });
+    }
+
+    fn passed(&self) -> usize {
+        self.cases
+            .iter()
+            .filter(|c| c.outcome == Outcome::Pass)
+            .count()
+    }
+
+    fn failed(&self) -> usize {
+        self.cases.len() - self.passed()
+    }
+}
+
+pub fn run(sh: &Shell) -> Result<()> {
+    let stage = Stage::start("test");
+    setup::run(sh, false)?;
+    let kernel = kernel::ensure(sh)?;
+    build::module(sh, &kernel)?;
+
+    let mut suites = vec![host_checks(sh)?];
+    let names = selftest_names(sh)?;
+    let per_test = per_test_timeout(sh);
+    suites.extend(guest(sh, &kernel, &names, per_test)?);
+
+    let (passed, failed) = print_summary(&suites);
+    if failed > 0 || passed == 0 {
+        bail!("{failed} tests failed (skips and missing results count as failures)");
+    }
+    stage.done(format!("all {passed} passed"));
+    Ok(())
+}
+
+/// Host-side checks; each one is a test in the "host checks" suite.
+fn host_checks(sh: &Shell) -> Result<Suite> {
+    let mut suite = Suite::new("host checks");
+    let logs = util::log_dir(sh)?;
+    let checks = [
+        (
+            "cargo test --workspace",
+            cmd!(sh, "cargo test --workspace"),
+            "cargo-test.log",
+        ),
+        (
+            "cargo fmt --check",
+            cmd!(sh, "cargo fmt --all --check"),
+            "cargo-fmt.log",
+        ),
+        (
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings"),
+            "cargo-clippy.log",
+        ),
+        (
+            "cargo build --release -p mydevice-selftests",
+            cmd!(sh, "cargo build --release -p mydevice-selftests"),
+            "selftests-build.log",
+        ),
+    ];
+    for (name, command, log) in checks {
+        let stage = Stage::start("host");
+        let log = logs.join(log);
+        match util::run_logged(command, name, &log) {
+            Ok(()) => {
+                stage.done(format!("{name}: ok"));
+                suite.check(name, true);
+            }
+            Err(err) => {
+                stage.done(format!("{name}: FAILED"));
+                suite.check(name, false);
+                suite.notes.push(format!("{err:#}"));
+            }
+        }
+    }
+    Ok(suite)
+}
+
+/// The selftest programs: the stems of `selftests/src/bin/*.rs`, with
+/// `module_lifecycle` first.
+fn selftest_names(sh: &Shell) -> Result<Vec<String>> {
+    let dir = util::repo_root().join("selftests/src/bin");
+    let mut names: Vec<String> = if dir.is_dir() {
+        sh.read_dir(&dir)
+            .with_context(|| format!("listing {}", dir.display()))?
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .filter_map(|p| p.file_stem()?.to_str().map(str::to_string))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    names.sort_by_key(|name| (name != LIFECYCLE, name.clone()));
+    Ok(names)
+}
+
+/// `timeout=` from `selftests/settings`, as kselftest reads it.
+fn per_test_timeout(sh: &Shell) -> u64 {
+    sh.read_file(util::repo_root().join("selftests/settings"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("timeout=")?.trim().parse().ok())
+        .unwrap_or(DEFAULT_TEST_TIMEOUT_SECS)
+}
+
+/// The one VM boot, and the suites read from what the guest left behind.
+fn guest(
+    sh: &Shell,
+    kernel: &kernel::Kernel,
+    names: &[String],
+    per_test: u64,
+) -> Result<Vec<Suite>> {
+    let mut vm_suite = Suite::new("VM");
+    let bin_dir = util::target_dir(sh).join("release");
+    // `vm::boot` recreates the run directory, so the list of selftests goes
+    // to the guest in a file beside it.
+    let list = util::target_dir(sh).join("vm/test.list");
+    sh.write_file(&list, names.join("\n") + "\n")?;
+    let dir = util::target_dir(sh).join("vm/test");
+    let run = vm::Run {
+        name: "test",
+        script: "test.sh",
+        args: vec![
+            build::module_path().display().to_string(),
+            bin_dir.display().to_string(),
+            per_test.to_string(),
+            list.display().to_string(),
+        ],
+        timeout_secs: VM_OVERHEAD_SECS + per_test * (names.len() as u64 + 1),
+        console: vm::Console::Log,
+    };
+    println!(
+        "VM: one boot for KUnit and {} selftests ({} s each at most); console in {}",
+        names.len(),
+        per_test,
+        dir.join("console.log").display()
+    );
+    match vm::boot(sh, kernel, run) {
+        Ok(outcome) => {
+            vm_suite.check("guest script exit code 0", outcome.exit_code == 0);
+            if outcome.exit_code != 0 {
+                vm_suite
+                    .notes
+                    .push(format!("the guest script exited {}", outcome.exit_code));
+            }
+            vm_suite.check(
+                "dmesg free of warnings, bugs and lockdep reports",
+                outcome.dmesg_alarms.is_empty(),
+            );
+            vm_suite.notes.extend(
+                outcome
+                    .dmesg_alarms
+                    .iter()
+                    .take(20)
+                    .map(|l| format!("dmesg: {l}")),
+            );
+        }
+        Err(err) => {
+            vm_suite.check("VM boot", false);
+            vm_suite.notes.push(format!("{err:#}"));
+        }
+    }
+    vm_suite.check("guest script finished", dir.join("done").is_file());
+
+    let mut suites = Vec::new();
+    let step = |vm_suite: &mut Suite, name: &str, file: &str| {
+        let rc = read_rc(&dir.join(format!("{file}.rc")));
+        vm_suite.check(name, rc == Some(0));
+        if rc != Some(0) {
+            let err = util::tail(&dir.join(format!("{file}.stderr")), 5);
+            vm_suite.notes.push(format!("{name}: exit {rc:?}: {err}"));
+        }
+    };
+    if names.iter().any(|n| n == LIFECYCLE) {
+        suites.push(selftest_suite(&dir, LIFECYCLE, per_test));
+    }
+    step(&mut vm_suite, "insmod mydevice.ko", "insmod");
+
+    let kunit_dir = dir.join("kunit");
+    let mut kunit_files: Vec<_> = std::fs::read_dir(&kunit_dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    kunit_files.sort();
+    vm_suite.check(
+        "KUnit suites mydevice_* found in debugfs",
+        !kunit_files.is_empty(),
+    );
+    for file in kunit_files {
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("?")
+            .to_string();
+        let mut suite = Suite::new(format!("KUnit {name}"));
+        let report = ktap::parse(&std::fs::read_to_string(&file).unwrap_or_default());
+        if report.cases.is_empty() {
+            suite.check("results", false);
+            suite
+                .notes
+                .push(format!("{} holds no results", file.display()));
+        }
+        suite.cases.extend(report.cases);
+        suites.push(suite);
+    }
+
+    for name in names.iter().filter(|n| *n != LIFECYCLE) {
+        suites.push(selftest_suite(&dir, name, per_test));
+    }
+    step(&mut vm_suite, "rmmod mydevice", "rmmod");
+    suites.insert(0, vm_suite);
+    Ok(suites)
+}
+
+fn read_rc(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The suite of one selftest program, from its KTAP output and exit code.
+fn selftest_suite(dir: &Path, name: &str, per_test: u64) -> Suite {
+    let mut suite = Suite::new(format!("selftest {name}"));
+    let base = dir.join("selftests").join(name);
+    let ktap_file = base.with_extension("ktap");
+    let Some(rc) = read_rc(&base.with_extension("rc")) else {
+        suite.check("ran", false);
+        suite
+            .notes
+            .push("the program did not run (see console.log)".into());
+        return suite;
+    };
+    let report = ktap::parse(&std::fs::read_to_string(&ktap_file).unwrap_or_default());
+    let has = |o: Outcome| report.cases.iter().any(|c| c.outcome == o);
+    let (failed, skipped) = (has(Outcome::Fail), has(Outcome::Skip));
+    suite.cases.extend(report.cases);
+    match rc {
+        124 | 137 => {
+            suite.check(format!("finished within {per_test} s"), false);
+        }
+        _ if suite.cases.is_empty() => {
+            suite.check("printed KTAP results", false);
+            suite
+                .notes
+                .push(format!("exit code {rc}, no ok/not ok lines"));
+        }
+        0 | 1 | 4 => {
+            if let Some(plan) = report.plan {
+                if plan != report.top_level {
+                    suite.check(
+                        format!("plan 1..{plan} matches {} results", report.top_level),
+                        false,
+                    );
+                }
+            }
+            if rc == 1 && !failed {
+                suite.check("exit code", false);
+                suite.notes.push("exit code 1 but no `not ok` line".into());
+            }
+            if rc == 4 && !skipped {
+                suite.add("whole program", Outcome::Skip);
+            }
+        }
+        _ => {
+            suite.check(format!("exit code {rc}"), false);
+        }
+    }
+    if suite.failed() > 0 {
+        let stderr = util::tail(&base.with_extension("stderr"), 5);
+        if !stderr.trim().is_empty() {
+            suite.notes.push(format!("stderr: {stderr}"));
+        }
+    }
+    suite
+}
+
+/// Prints each suite's non-passing cases and counts; returns the totals.
+fn print_summary(suites: &[Suite]) -> (usize, usize) {
+    println!();
+    println!("===== summary =====");
+    let (mut passed, mut failed) = (0, 0);
+    for suite in suites {
+        println!("{}", suite.title);
+        for case in &suite.cases {
+            match case.outcome {
+                Outcome::Pass => {}
+                Outcome::Fail => println!("  not ok {}", case.name),
+                Outcome::Skip => println!("  SKIP   {} (a skip is not a pass)", case.name),
+            }
+        }
+        for note in &suite.notes {
+            for line in note.lines() {
+                println!("    {line}");
+            }
+        }
+        println!("  {} passed, {} failed", suite.passed(), suite.failed());
+        passed += suite.passed();
+        failed += suite.failed();
+    }
+    println!("===== total =====");
+    println!("{passed} passed, {failed} failed");
+    (passed, failed)
+}

@@ -1,0 +1,304 @@
+//! The VM runner: boots the test kernel with virtme-ng and runs a guest script.
+//!
+//! The guest runs as root with 2 vCPUs and 2 GiB, under a host-side
+//! `timeout`. Its scripts live in `xtask/guest/`; each gets a host directory
+//! under `target/vm/<name>/`, shared read-write, as its first argument and
+//! writes its dmesg to `dmesg.log` there. The host scans that log for
+//! warnings, bugs and lockdep reports. Whether KVM works is probed once per
+//! machine; the verdict is cached in `<cache>/kvm-verdict`.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Command;
+use std::process::ExitStatus;
+use std::process::Stdio;
+use std::thread;
+
+use anyhow::bail;
+use anyhow::Context;
+use anyhow::Result;
+use xshell::cmd;
+use xshell::Shell;
+
+use crate::kernel::Kernel;
+use crate::util;
+use crate::util::Stage;
+
+/// Printed by the guest in the KVM probe.
+const PROBE_MARKER: &str = "mydevice-kvm-probe-ok";
+/// Time limit of the KVM probe boot.
+const PROBE_TIMEOUT_SECS: u64 = 60;
+
+/// Kernel log lines that fail a run. `INFO: task ... blocked` is matched
+/// separately, and the boot banners in [`DMESG_BENIGN`] are let through.
+const DMESG_ALARMS: &[&str] = &[
+    "WARNING:",
+    "BUG:",
+    "Oops",
+    "Call Trace",
+    "possible circular locking",
+    "possible recursive locking",
+    "inconsistent lock state",
+    "lockdep",
+    "Kernel panic",
+    "general protection fault",
+];
+
+/// Boot messages of a lockdep kernel that contain "lockdep" but report
+/// nothing wrong.
+const DMESG_BENIGN: &[&str] = &["RCU lockdep checking is enabled", "... MAX_LOCKDEP_"];
+
+/// Where the guest's console goes.
+pub enum Console {
+    /// To the terminal, for transcripts.
+    Terminal,
+    /// To the terminal with stdin attached, for an interactive shell.
+    Interactive,
+    /// To `console.log` in the run directory, with kernel messages.
+    Log,
+}
+
+/// A guest run to make.
+pub struct Run<'a> {
+    /// Names the run directory `target/vm/<name>/`.
+    pub name: &'a str,
+    /// The script in `xtask/guest/`, e.g. `test.sh`.
+    pub script: &'a str,
+    /// Arguments after the run directory; they must be shell-safe.
+    pub args: Vec<String>,
+    /// Host-side time limit of the whole boot.
+    pub timeout_secs: u64,
+    pub console: Console,
+}
+
+/// How a guest run ended.
+pub struct Outcome {
+    /// The guest script's exit code.
+    pub exit_code: i32,
+    /// The run directory shared with the guest.
+    pub dir: PathBuf,
+    /// Offending dmesg lines; empty when clean.
+    pub dmesg_alarms: Vec<String>,
+}
+
+/// Creates an empty run directory `target/vm/<name>/`.
+pub fn run_dir(sh: &Shell, name: &str) -> Result<PathBuf> {
+    let dir = util::target_dir(sh).join("vm").join(name);
+    sh.remove_path(&dir)
+        .with_context(|| format!("clearing {}", dir.display()))?;
+    sh.create_dir(&dir)
+        .with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Whether to use KVM, from the cached verdict or a fresh probe.
+fn use_kvm(sh: &Shell, kernel: &Kernel) -> Result<bool> {
+    let verdict_file = util::cache_dir(sh)?.join("kvm-verdict");
+    if let Ok(verdict) = sh.read_file(&verdict_file) {
+        let kvm = verdict.starts_with("kvm");
+        let line = verdict.lines().next().unwrap_or_default();
+        let why = line.split_once(": ").map_or(line, |(_, why)| why);
+        if kvm {
+            println!(
+                "VM: KVM (probe passed, cached in {})",
+                verdict_file.display()
+            );
+        } else {
+            println!(
+                "VM: TCG via --disable-kvm, KVM probe failed: {why} (cached in {}; delete it to probe again)",
+                verdict_file.display()
+            );
+        }
+        return Ok(kvm);
+    }
+    let stage = Stage::start("VM: KVM probe");
+    let verdict = if !Path::new("/dev/kvm").exists() {
+        "tcg: /dev/kvm does not exist".to_string()
+    } else if File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_err()
+    {
+        "tcg: /dev/kvm is not accessible (join the kvm group)".to_string()
+    } else {
+        let kdir = &kernel.dir;
+        let limit = PROBE_TIMEOUT_SECS.to_string();
+        let marker = format!("echo {PROBE_MARKER}");
+        let out = cmd!(
+            sh,
+            "timeout -k 5 {limit} vng --run {kdir} --user root --cpus 1 --memory 512M --exec {marker}"
+        )
+        .quiet()
+        .ignore_status()
+        .ignore_stderr()
+        .read()
+        .context("running the KVM probe boot")?;
+        if out.contains(PROBE_MARKER) {
+            "kvm: a KVM guest booted and ran a command".to_string()
+        } else {
+            format!("tcg: a KVM guest did not boot within {PROBE_TIMEOUT_SECS} s")
+        }
+    };
+    sh.write_file(&verdict_file, format!("{verdict}\n"))
+        .with_context(|| format!("caching the KVM verdict in {}", verdict_file.display()))?;
+    let kvm = verdict.starts_with("kvm");
+    if kvm {
+        stage.done(format!("KVM works, cached in {}", verdict_file.display()));
+        println!("VM: KVM");
+    } else {
+        stage.done(format!("{verdict}; cached in {}", verdict_file.display()));
+        println!(
+            "VM: TCG, no KVM (KVM probe failed, cached in {})",
+            verdict_file.display()
+        );
+    }
+    Ok(kvm)
+}
+
+/// Boots the kernel, runs the guest script and scans the guest's dmesg.
+///
+/// # Errors
+///
+/// Fails when vng cannot start, when the boot times out, or when the guest
+/// wrote no dmesg. A non-zero exit of the guest script and dmesg alarms are
+/// reported in the [`Outcome`], not as errors.
+pub fn boot(sh: &Shell, kernel: &Kernel, run: Run<'_>) -> Result<Outcome> {
+    let kvm = use_kvm(sh, kernel)?;
+    let dir = run_dir(sh, run.name)?;
+    let script = util::repo_root().join("xtask/guest").join(run.script);
+    let mut exec = vec![
+        "bash".to_string(),
+        script.display().to_string(),
+        dir.display().to_string(),
+    ];
+    exec.extend(run.args);
+    if let Some(bad) = exec.iter().find(|a| !util::shell_safe(a)) {
+        bail!(
+            "`{bad}` cannot be passed to the guest: use paths without spaces or shell characters"
+        );
+    }
+    let exec = exec.join(" ");
+    let kdir = &kernel.dir;
+    let limit = run.timeout_secs.to_string();
+    let rwdir = format!("--rwdir={}", dir.display());
+    let accel: &[&str] = if kvm { &[] } else { &["--disable-kvm"] };
+    let foreground: &[&str] = match run.console {
+        Console::Interactive => &["--foreground"],
+        _ => &[],
+    };
+    let verbose: &[&str] = match run.console {
+        Console::Log => &["--verbose"],
+        _ => &[],
+    };
+    let vng = cmd!(
+        sh,
+        "timeout {foreground...} -k 10 {limit} vng --run {kdir} --user root --cpus 2 --memory 2G {accel...} {verbose...} {rwdir} --exec {exec}"
+    );
+    let stage = Stage::start("VM");
+    let console = dir.join("console.log");
+    let status = match run.console {
+        Console::Log => util::spawn_logged(vng, &console)?
+            .wait()
+            .context("waiting for vng")?,
+        Console::Terminal => relay(vng.into())?,
+        Console::Interactive => {
+            let mut command: Command = vng.into();
+            command.status().context("starting vng")?
+        }
+    };
+    let exit_code = status.code().unwrap_or(-1);
+    if exit_code == 124 || exit_code == 137 {
+        if matches!(run.console, Console::Log) {
+            util::print_tail(&console);
+        }
+        bail!(
+            "the VM run timed out after {} s; its files are in {}",
+            run.timeout_secs,
+            dir.display()
+        );
+    }
+    let dmesg = dir.join("dmesg.log");
+    let dmesg_alarms = if dmesg.is_file() {
+        scan_dmesg(&sh.read_file(&dmesg)?)
+    } else if console.is_file() {
+        let mut alarms = scan_dmesg(&sh.read_file(&console)?);
+        alarms.insert(
+            0,
+            "the guest wrote no dmesg.log (it crashed?); console.log scanned".into(),
+        );
+        alarms
+    } else {
+        vec![format!("the guest wrote no {}", dmesg.display())]
+    };
+    stage.done(format!(
+        "guest exited {exit_code}, {}; files in {}",
+        if dmesg_alarms.is_empty() {
+            "dmesg clean"
+        } else {
+            "dmesg NOT clean"
+        },
+        dir.display()
+    ));
+    Ok(Outcome {
+        exit_code,
+        dir,
+        dmesg_alarms,
+    })
+}
+
+/// Runs `command` with its output copied to ours through pipes. vng reopens
+/// the output it is given, which would truncate a file that our own output
+/// has been redirected to.
+fn relay(mut command: Command) -> Result<ExitStatus> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting vng")?;
+    let mut stdout = child.stdout.take().context("vng's stdout pipe")?;
+    let mut stderr = child.stderr.take().context("vng's stderr pipe")?;
+    let err_thread = thread::spawn(move || io::copy(&mut stderr, &mut io::stderr()));
+    io::copy(&mut stdout, &mut io::stdout()).context("copying the guest's output")?;
+    let _ = err_thread.join();
+    child.wait().context("waiting for vng")
+}
+
+/// The kernel log lines that fail a run.
+pub fn scan_dmesg(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|line| !DMESG_BENIGN.iter().any(|benign| line.contains(benign)))
+        .filter(|line| {
+            DMESG_ALARMS.iter().any(|alarm| line.contains(alarm))
+                || (line.contains("INFO: task ") && line.contains(" blocked"))
+        })
+        .map(|line| line.trim().to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dmesg_scan_finds_splats() {
+        let log = "[    1.0] mydevice: loaded\n\
+                   [    2.0] WARNING: CPU: 0 PID: 1 at foo.c:1\n\
+                   [    3.0] INFO: task cat:99 blocked for more than 60 seconds.\n\
+                   [    4.0] ======================================================\n\
+                   [    4.1] WARNING: possible circular locking dependency detected\n";
+        assert_eq!(scan_dmesg(log).len(), 3);
+    }
+
+    #[test]
+    fn dmesg_scan_passes_a_clean_log() {
+        let log = "[ 0.1] Linux version 7.2\n\
+                   [ 0.3] rcu: \tRCU lockdep checking is enabled.\n\
+                   [ 0.4] ... MAX_LOCKDEP_KEYS:        8192\n\
+                   [ 0.5] mydevice: loaded\n";
+        assert!(scan_dmesg(log).is_empty());
+        assert_eq!(scan_dmesg("[ 9.0] INFO: lockdep is turned off.\n").len(), 1);
+    }
+}
