@@ -461,7 +461,16 @@ fn unknown_commands_give_enotty(t: &mut T) -> TestResult {
             ioc(2, b'M', 4, 64),
             "_IOR('M', 4, 64 bytes) (STATS, wrong size)",
         ),
+        (
+            ioc(2, b'M', 1, 4),
+            "_IOR('M', 1, u32) (RESIZE, wrong direction)",
+        ),
+        (
+            ioc(0, b'N', 0, 0),
+            "_IO('N', 0) (CLEAR's number, another magic)",
+        ),
         (ioc(0, b'X', 0, 0), "_IO('X', 0)"),
+        (0, "0"),
         (libc::TCGETS as u32, "TCGETS"),
     ];
     for (cmd, name) in cases {
