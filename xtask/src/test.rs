@@ -78,7 +78,7 @@ pub fn run(sh: &Shell) -> Result<()> {
     let kernel = kernel::ensure(sh)?;
     build::module(sh, &kernel)?;
 
-    let mut suites = vec![host_checks(sh)?];
+    let mut suites = vec![host_checks(sh, &kernel)?];
     let names = selftest_names(sh)?;
     let per_test = per_test_timeout(sh);
     suites.extend(guest(sh, &kernel, &names, per_test)?);
@@ -92,8 +92,16 @@ pub fn run(sh: &Shell) -> Result<()> {
 }
 
 /// Host-side checks; each one is a test in the "host checks" suite.
-fn host_checks(sh: &Shell) -> Result<Suite> {
+fn host_checks(sh: &Shell, kernel: &kernel::Kernel) -> Result<Suite> {
     let mut suite = Suite::new("host checks");
+    let fmt = "rustfmt --check (kernel .rustfmt.toml) on src/ and kunit/";
+    match build::rustfmt(sh, kernel) {
+        Ok(()) => suite.check(fmt, true),
+        Err(err) => {
+            suite.check(fmt, false);
+            suite.notes.push(format!("{err:#}"));
+        }
+    }
     let logs = util::log_dir(sh)?;
     let checks = [
         (
@@ -103,7 +111,7 @@ fn host_checks(sh: &Shell) -> Result<Suite> {
         ),
         (
             "cargo fmt --check",
-            cmd!(sh, "cargo fmt --all --check"),
+            cmd!(sh, "cargo fmt --all --check -- --color=never"),
             "cargo-fmt.log",
         ),
         (
