@@ -51,14 +51,7 @@ mod tests {
     fn unknown_commands_are_enotty() {
         // The next free number, a wrong direction, a wrong size, another magic
         // with a known number, a tty ioctl and zero.
-        for cmd in [
-            0x4d05u32,
-            0x8004_4d01,
-            0x8010_4d02,
-            0x4e00,
-            0x5401,
-            0,
-        ] {
+        for cmd in [0x4d05u32, 0x8004_4d01, 0x8010_4d02, 0x4e00, 0x5401, 0] {
             assert!(matches!(Command::decode(cmd, 0), Err(e) if e == ENOTTY));
         }
     }

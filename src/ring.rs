@@ -67,11 +67,23 @@ impl Ring {
         self.len == self.capacity()
     }
 
+    /// Wraps an index in `0..2 * capacity` into `0..capacity`.
+    ///
+    /// A compare and subtract, not `%`: it is cheaper, and a remainder would
+    /// bring in a divide-by-zero panic path that cannot happen here.
+    fn wrap(&self, index: usize) -> usize {
+        if index >= self.capacity() {
+            index - self.capacity()
+        } else {
+            index
+        }
+    }
+
     /// Returns the index one past the last byte held, in `0..capacity`.
     fn tail(&self) -> usize {
-        // No overflow: `head < capacity` and `len <= capacity`, and both are
-        // far below `usize::MAX` because they index an allocation.
-        (self.head + self.len) % self.capacity()
+        // `head < capacity` and `len <= capacity`, so the sum is below
+        // `2 * capacity`, far from overflow for an allocation's length.
+        self.wrap(self.head + self.len)
     }
 
     /// Moves up to `max` of the oldest bytes out through `sink`, in order.
@@ -102,7 +114,7 @@ impl Ring {
         let n = n.min(self.len);
         self.len -= n;
         // INVARIANT: `head + n < 2 * capacity`, so one wrap keeps it in range.
-        self.head = (self.head + n) % self.capacity();
+        self.head = self.wrap(self.head + n);
         if self.len == 0 {
             // Restart at the front so that the next writes are contiguous.
             self.head = 0;

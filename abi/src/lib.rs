@@ -204,7 +204,10 @@ mod tests {
         .iter()
         .map(|&v| v as u64)
         .collect();
-        assert_eq!(nums, rust, "C header (left) and Rust mirror (right) disagree");
+        assert_eq!(
+            nums, rust,
+            "C header (left) and Rust mirror (right) disagree"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
