@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The helpers of the `mydevice-bench` program.
+//!
+//! The statistics, the result table and the JSON writer are pure and unit
+//! tested here. The process, clock and `/proc` helpers the workloads run on
+//! are in [`sys`]; the device wrapper is in [`device`].
+
+pub mod device;
+pub mod json;
+pub mod stats;
+pub mod sys;
+pub mod table;
