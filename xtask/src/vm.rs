@@ -96,21 +96,7 @@ pub fn run_dir(sh: &Shell, name: &str) -> Result<PathBuf> {
 fn use_kvm(sh: &Shell, kernel: &Kernel) -> Result<bool> {
     let verdict_file = util::cache_dir(sh)?.join("kvm-verdict");
     if let Ok(verdict) = sh.read_file(&verdict_file) {
-        let kvm = verdict.starts_with("kvm");
-        let line = verdict.lines().next().unwrap_or_default();
-        let why = line.split_once(": ").map_or(line, |(_, why)| why);
-        if kvm {
-            println!(
-                "VM: KVM (probe passed, cached in {})",
-                verdict_file.display()
-            );
-        } else {
-            println!(
-                "VM: TCG via --disable-kvm, KVM probe failed: {why} (cached in {}; delete it to probe again)",
-                verdict_file.display()
-            );
-        }
-        return Ok(kvm);
+        return Ok(announce(&verdict, &verdict_file));
     }
     let stage = Stage::start("VM: KVM probe");
     let verdict = if !Path::new("/dev/kvm").exists() {
@@ -143,18 +129,25 @@ fn use_kvm(sh: &Shell, kernel: &Kernel) -> Result<bool> {
     };
     sh.write_file(&verdict_file, format!("{verdict}\n"))
         .with_context(|| format!("caching the KVM verdict in {}", verdict_file.display()))?;
-    let kvm = verdict.starts_with("kvm");
-    if kvm {
-        stage.done(format!("KVM works, cached in {}", verdict_file.display()));
-        println!("VM: KVM");
+    stage.done(format!("verdict cached in {}", verdict_file.display()));
+    let kvm = announce(&verdict, &verdict_file);
+    Ok(kvm)
+}
+
+/// Prints the mode a verdict selects; returns true for KVM.
+fn announce(verdict: &str, verdict_file: &Path) -> bool {
+    let line = verdict.lines().next().unwrap_or_default();
+    let (mode, why) = line.split_once(": ").unwrap_or((line, ""));
+    if mode == "kvm" {
+        println!("VM: KVM ({why}; cached in {})", verdict_file.display());
+        true
     } else {
-        stage.done(format!("{verdict}; cached in {}", verdict_file.display()));
         println!(
-            "VM: TCG, no KVM (KVM probe failed, cached in {})",
+            "VM: TCG via --disable-kvm (KVM probe failed: {why}; cached in {}, delete it to probe again)",
             verdict_file.display()
         );
+        false
     }
-    Ok(kvm)
 }
 
 /// Boots the kernel, runs the guest script and scans the guest's dmesg.
