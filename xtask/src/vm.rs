@@ -118,13 +118,23 @@ fn use_kvm(sh: &Shell, kernel: &Kernel) -> Result<bool> {
         )
         .quiet()
         .ignore_status()
-        .ignore_stderr()
-        .read()
+        .output()
         .context("running the KVM probe boot")?;
-        if out.contains(PROBE_MARKER) {
-            "kvm: a KVM guest booted and ran a command".to_string()
-        } else {
-            format!("tcg: a KVM guest did not boot within {PROBE_TIMEOUT_SECS} s")
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last_error = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        match out.status.code() {
+            _ if stdout.contains(PROBE_MARKER) => {
+                "kvm: a KVM guest booted and ran a command".to_string()
+            }
+            Some(124 | 137) => {
+                format!("tcg: a KVM guest did not answer within {PROBE_TIMEOUT_SECS} s")
+            }
+            code => format!(
+                "tcg: a KVM guest failed (exit {}): {}",
+                code.map_or("by signal".to_string(), |c| c.to_string()),
+                last_error.unwrap_or("no message").trim()
+            ),
         }
     };
     sh.write_file(&verdict_file, format!("{verdict}\n"))
