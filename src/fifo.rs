@@ -326,7 +326,10 @@ impl Fifo {
                 inner.generation += 1;
                 let done = written == total || n < max;
                 wake = Wake {
-                    reader: inner.readers_waiting > 0 || inner.poll_usage,
+                    // Readers only sleep on an empty ring, so unless it was
+                    // empty every sleeper already has a wakeup on its way
+                    // (pipe.c's `was_empty`); pollers want one per change.
+                    reader: (was_empty && inner.readers_waiting > 0) || inner.poll_usage,
                     // Room is left for the next writer (pipe.c's
                     // `wake_next_writer`).
                     writer: done && !inner.ring.is_full() && inner.writers_waiting > 0,
