@@ -3,7 +3,9 @@
 //! Each command lives in its own module with a `run` function. The README
 //! explains what the commands do and where they keep their logs.
 
+mod bench;
 mod build;
+mod deb;
 mod kernel;
 mod ktap;
 mod paths;
@@ -32,6 +34,8 @@ commands:
   test               all of the above, host checks, then KUnit and the selftests in a VM
   run                load the module in a VM and show the device at work
   shell              interactive VM shell with the module loaded
+  deb                build the mydevice-dkms and mydevice-tools packages into target/deb/
+  bench [--smoke]    the device against the kernel pipe in a VM; results in target/bench/
 ";
 
 fn main() -> ExitCode {
@@ -61,6 +65,9 @@ fn try_main() -> Result<()> {
         ["test"] => test::run(&sh),
         ["run"] => run::run(&sh),
         ["shell"] => shell::run(&sh),
+        ["deb"] => deb::run(&sh),
+        ["bench"] => bench::run(&sh, false),
+        ["bench", "--smoke"] => bench::run(&sh, true),
         [] | ["help" | "-h" | "--help"] => {
             print!("{USAGE}");
             Ok(())

@@ -18,7 +18,7 @@ use xshell::Shell;
 use crate::util;
 use crate::util::Stage;
 
-/// Debian packages the kernel build and the VM runner need.
+/// Debian packages the kernel build, the VM runner and the packaging need.
 const PACKAGES: &[&str] = &[
     "build-essential",
     "bc",
@@ -38,6 +38,13 @@ const PACKAGES: &[&str] = &[
     "zstd",
     "xz-utils",
     "python3-pip",
+    // `cargo xtask deb`, and DKMS in the guest for the package test.
+    "dpkg-dev",
+    "debhelper",
+    "dh-dkms",
+    "dkms",
+    "fakeroot",
+    "lintian",
 ];
 
 /// The bindgen release the kernel's Rust support is built with.
