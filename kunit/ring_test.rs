@@ -10,18 +10,17 @@ mod tests {
     use kernel::prelude::*;
 
     /// Fills `n` bytes with a pattern that shows order and position.
-    fn pattern(n: usize, seed: u8) -> KVec<u8> {
-        let mut v = KVec::new();
-        for i in 0..n {
-            v.push(seed.wrapping_add(i as u8), GFP_KERNEL)
-                .expect("allocate test data");
+    fn pattern(n: usize, seed: u8) -> KVVec<u8> {
+        let mut v = KVVec::from_elem(0u8, n, GFP_KERNEL).expect("allocate test data");
+        for (i, b) in v.iter_mut().enumerate() {
+            *b = seed.wrapping_add(i as u8);
         }
         v
     }
 
     /// Pops everything the ring holds.
-    fn drain(ring: &mut Ring) -> KVec<u8> {
-        let mut out = KVec::from_elem(0u8, ring.len(), GFP_KERNEL).expect("allocate");
+    fn drain(ring: &mut Ring) -> KVVec<u8> {
+        let mut out = KVVec::from_elem(0u8, ring.len(), GFP_KERNEL).expect("allocate");
         let n = ring.pop(&mut out);
         out.truncate(n);
         out
