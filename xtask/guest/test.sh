@@ -3,12 +3,14 @@
 #
 # Guest side of `cargo xtask test`; runs as root inside the test VM.
 #
-# Usage: test.sh OUT MODULE BIN_DIR TIMEOUT LIST
+# Usage: test.sh OUT MODULE BIN_DIR TIMEOUT LIST KMEMLEAK
 #   OUT      host directory shared read-write; every result goes there
 #   MODULE   path of mydevice.ko
 #   BIN_DIR  directory of the selftest binaries (target/release)
 #   TIMEOUT  seconds each selftest may take
 #   LIST     file naming the selftests to run, one per line
+#   KMEMLEAK "true" on a kernel with kmemleak: scan for leaks after the
+#            unload and write the report to kmemleak.log
 #
 # Order: module_lifecycle (module not loaded; it loads and unloads the module
 # itself), insmod, KUnit results from debugfs, the other selftests, rmmod.
@@ -16,7 +18,7 @@
 # The script always ends by writing dmesg.log.
 
 set -u
-out=$1 ko=$2 bin_dir=$3 per_test=$4 list=$5
+out=$1 ko=$2 bin_dir=$3 per_test=$4 list=$5 kmemleak=$6
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export MYDEVICE_KO=$ko
 mkdir -p "$out/kunit" "$out/selftests"
@@ -60,6 +62,17 @@ if grep -q '^mydevice ' /proc/modules; then
 	echo "guest: rmmod mydevice"
 	rmmod mydevice 2>"$out/rmmod.stderr"
 	echo $? >"$out/rmmod.rc"
+fi
+
+if [ "$kmemleak" = true ]; then
+	# Objects freed in the last few seconds can still look unreferenced:
+	# let them settle, and scan twice, as the kmemleak documentation does.
+	echo "guest: kmemleak scan"
+	sleep 5
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 5
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >"$out/kmemleak.log"
 fi
 
 touch "$out/done"

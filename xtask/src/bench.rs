@@ -27,7 +27,7 @@ const FULL_TIMEOUT_SECS: u64 = 2400;
 pub fn run(sh: &Shell, smoke: bool) -> Result<()> {
     let stage = Stage::start("bench");
     setup::run(sh, false)?;
-    let kernel = kernel::ensure(sh)?;
+    let kernel = kernel::ensure(sh, kernel::Flavour::Base)?;
     build::module(sh, &kernel)?;
 
     let build_stage = Stage::start("bench: build");

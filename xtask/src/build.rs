@@ -17,8 +17,8 @@ use crate::kernel::Kernel;
 use crate::util;
 use crate::util::Stage;
 
-pub fn run(sh: &Shell) -> Result<()> {
-    let kernel = kernel::ensure(sh)?;
+pub fn run(sh: &Shell, flavour: kernel::Flavour) -> Result<()> {
+    let kernel = kernel::ensure(sh, flavour)?;
     module(sh, &kernel)?;
     rustfmt(sh, &kernel)
 }
@@ -35,9 +35,13 @@ pub fn module(sh: &Shell, kernel: &Kernel) -> Result<()> {
     let kdir = &kernel.dir;
     let m = format!("M={}", root.join("src").display());
     let log = util::log_dir(sh)?.join("module-build.log");
+    let make_args = &kernel.make_args;
     let _clang = sh.push_env("LIBCLANG_PATH", kernel::LIBCLANG_PATH);
     util::run_logged(
-        cmd!(sh, "make -C {kdir} {m} CLIPPY=1 KRUSTFLAGS=-Dwarnings"),
+        cmd!(
+            sh,
+            "make -C {kdir} {m} {make_args...} CLIPPY=1 KRUSTFLAGS=-Dwarnings"
+        ),
         "building the module (make CLIPPY=1, warnings are errors)",
         &log,
     )?;

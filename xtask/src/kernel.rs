@@ -1,9 +1,13 @@
-//! `cargo xtask kernel`: builds the test kernel into the cache, or reuses it.
+//! `cargo xtask kernel [--debug]`: builds a test kernel into the cache, or
+//! reuses it.
 //!
 //! The config is `vng --kconfig` plus the committed fragment
-//! `kernel/mydevice.config`. A build is keyed by the Linux source version, the
-//! fragment, rustc, bindgen and virtme-ng, and lives in
-//! `<cache>/kernel/<linux version>-<key>`. A stamp file written after a
+//! `kernel/mydevice.config`; the debug flavour adds `kernel/debug.config`
+//! (KASAN, kmemleak, fault injection) and builds with clang, because Rust
+//! allows KASAN only in a clang-built kernel. A build is keyed by the Linux
+//! source version, the fragments, rustc, bindgen and virtme-ng (and clang for
+//! the debug flavour), and lives in `<cache>/kernel/<linux version>-<key>`
+//! (`-debug-<key>` for the debug flavour). A stamp file written after a
 //! successful make marks it reusable.
 
 use std::path::Path;
@@ -32,12 +36,44 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(20);
 /// libclang for bindgen; every kernel make with Rust needs it.
 pub const LIBCLANG_PATH: &str = "/usr/lib/llvm-19/lib";
 
+/// Which test kernel to build.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// The default: lockdep and atomic-sleep checks, built with gcc.
+    Base,
+    /// `--debug`: also KASAN, kmemleak and fault injection, built with clang.
+    Debug,
+}
+
+impl Flavour {
+    /// The committed config fragments, applied in this order.
+    fn fragments(self) -> Vec<PathBuf> {
+        let dir = util::repo_root().join("kernel");
+        match self {
+            Flavour::Base => vec![dir.join("mydevice.config")],
+            Flavour::Debug => vec![dir.join("mydevice.config"), dir.join("debug.config")],
+        }
+    }
+
+    /// Extra make variables for the kernel and for modules built against it.
+    fn make_args(self) -> Vec<String> {
+        match self {
+            Flavour::Base => Vec::new(),
+            // clang-19, ld.lld-19 and friends, as setup installs them.
+            Flavour::Debug => vec!["LLVM=-19".to_string()],
+        }
+    }
+}
+
 /// A test kernel: its source and its build directory.
 pub struct Kernel {
     /// The extracted Linux source.
     pub src: PathBuf,
     /// The build directory (`O=`), which is also the `KDIR` for modules.
     pub dir: PathBuf,
+    pub flavour: Flavour,
+    /// Make variables every build against this kernel needs, e.g. `LLVM=-19`.
+    pub make_args: Vec<String>,
 }
 
 impl Kernel {
@@ -47,18 +83,13 @@ impl Kernel {
     }
 }
 
-pub fn run(sh: &Shell) -> Result<()> {
-    ensure(sh)?;
+pub fn run(sh: &Shell, flavour: Flavour) -> Result<()> {
+    ensure(sh, flavour)?;
     Ok(())
 }
 
-/// The repository's kernel config fragment.
-fn fragment() -> PathBuf {
-    util::repo_root().join("kernel/mydevice.config")
-}
-
 /// Computes where the kernel for the current inputs lives, without building.
-pub fn locate(sh: &Shell) -> Result<Kernel> {
+pub fn locate(sh: &Shell, flavour: Flavour) -> Result<Kernel> {
     let src = setup::linux_source_dir(sh)?;
     let Some(linux) = setup::linux_source_version(sh)? else {
         bail!(
@@ -66,32 +97,49 @@ pub fn locate(sh: &Shell) -> Result<Kernel> {
             src.display()
         );
     };
-    let fragment = fragment();
-    let fragment_bytes = sh
-        .read_binary_file(&fragment)
-        .with_context(|| format!("reading the config fragment {}", fragment.display()))?;
-    let fragment_hash = util::sha256(sh, &fragment_bytes)?;
+    let mut fragment_hashes = Vec::new();
+    for fragment in flavour.fragments() {
+        let bytes = sh
+            .read_binary_file(&fragment)
+            .with_context(|| format!("reading the config fragment {}", fragment.display()))?;
+        fragment_hashes.push(util::sha256(sh, &bytes)?);
+    }
     let tool = |name: &str| {
         util::version_of(sh, name)
             .with_context(|| format!("`{name} --version` failed: run `cargo xtask setup`"))
     };
-    let inputs = format!(
-        "linux={linux}\nfragment={fragment_hash}\nrustc={}\nbindgen={}\nvng={}\n",
+    // The base flavour's inputs are unchanged from before flavours existed,
+    // so its cached build stays valid.
+    let mut inputs = format!(
+        "linux={linux}\nfragment={}\nrustc={}\nbindgen={}\nvng={}\n",
+        fragment_hashes.join(","),
         tool("rustc")?,
         tool("bindgen")?,
         tool("vng")?,
     );
+    let name = match flavour {
+        Flavour::Base => linux,
+        Flavour::Debug => {
+            inputs.push_str(&format!("flavour=debug\nclang={}\n", tool("clang-19")?));
+            format!("{linux}-debug")
+        }
+    };
     let key = util::sha256(sh, inputs.as_bytes())?;
     let dir = util::cache_dir(sh)?
         .join("kernel")
-        .join(format!("{linux}-{}", &key[..16]));
-    Ok(Kernel { src, dir })
+        .join(format!("{name}-{}", &key[..16]));
+    Ok(Kernel {
+        src,
+        dir,
+        flavour,
+        make_args: flavour.make_args(),
+    })
 }
 
 /// Returns the test kernel, building it first if needed.
-pub fn ensure(sh: &Shell) -> Result<Kernel> {
+pub fn ensure(sh: &Shell, flavour: Flavour) -> Result<Kernel> {
     let stage = Stage::start("kernel");
-    let kernel = locate(sh)?;
+    let kernel = locate(sh, flavour)?;
     if kernel.is_built() {
         stage.done(format!("reusing cached kernel {}", kernel.dir.display()));
         return Ok(kernel);
@@ -100,13 +148,13 @@ pub fn ensure(sh: &Shell) -> Result<Kernel> {
     sh.create_dir(&kernel.dir)
         .with_context(|| format!("creating {}", kernel.dir.display()))?;
     stage.note(format!(
-        "building in {} (first build: about 15 minutes on 2 CPUs)",
+        "building in {} (first build: about 15 minutes on 2 CPUs, the debug flavour longer)",
         kernel.dir.display()
     ));
     configure(sh, &kernel)?;
     let steps = make(sh, &kernel, &stage)?;
     if fresh {
-        let record = kernel.dir.parent().map(|p| p.join("full-build-steps"));
+        let record = kernel.dir.parent().map(|p| p.join(steps_record(flavour)));
         if let Some(record) = record {
             sh.write_file(record, format!("{steps}\n"))?;
         }
@@ -117,43 +165,68 @@ pub fn ensure(sh: &Shell) -> Result<Kernel> {
     Ok(kernel)
 }
 
-/// Writes `.config`: vng's config, the fragment on top, then checks it.
+/// Where the step count of the last full build of a flavour is kept.
+fn steps_record(flavour: Flavour) -> &'static str {
+    match flavour {
+        Flavour::Base => "full-build-steps",
+        Flavour::Debug => "full-build-steps-debug",
+    }
+}
+
+/// Writes `.config`: vng's config, the fragments on top, then checks it.
 fn configure(sh: &Shell, kernel: &Kernel) -> Result<()> {
     let stage = Stage::start("kernel: config");
     let dir = &kernel.dir;
-    let fragment = fragment();
+    let fragments = kernel.flavour.fragments();
     let log = dir.join("config.log");
     let _src = sh.push_dir(&kernel.src);
     let _clang = sh.push_env("LIBCLANG_PATH", LIBCLANG_PATH);
     let out = format!("O={}", dir.display());
+    let make_args = &kernel.make_args;
+    let configs: Vec<String> = fragments
+        .iter()
+        .flat_map(|f| ["--config".to_string(), f.display().to_string()])
+        .collect();
     util::run_logged(
-        cmd!(sh, "vng --kconfig --config {fragment} {out}"),
+        cmd!(sh, "vng --kconfig {configs...} {out} {make_args...}"),
         "vng --kconfig",
         &log,
     )?;
     // vng appends its own generic items after custom fragments (it turns
-    // DEBUG_INFO back on, for one), so the fragment goes on top once more.
+    // DEBUG_INFO back on, for one), so the fragments go on top once more.
     let config_path = dir.join(".config");
     let mut config = sh
         .read_file(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
-    config.push_str(&sh.read_file(&fragment)?);
+    let mut wanted = String::new();
+    for fragment in &fragments {
+        wanted.push_str(&sh.read_file(fragment)?);
+    }
+    config.push_str(&wanted);
     sh.write_file(&config_path, config)?;
     util::run_logged(
-        cmd!(sh, "make {out} olddefconfig"),
+        cmd!(sh, "make {out} {make_args...} olddefconfig"),
         "make olddefconfig",
         &dir.join("olddefconfig.log"),
     )?;
     let config = sh.read_file(&config_path)?;
-    let mismatches = fragment_mismatches(&sh.read_file(&fragment)?, &config);
+    let mismatches = fragment_mismatches(&wanted, &config);
+    let names: Vec<String> = fragments
+        .iter()
+        .filter_map(|f| f.file_name()?.to_str().map(|n| format!("kernel/{n}")))
+        .collect();
     if !mismatches.is_empty() {
         bail!(
-            "the kernel config does not honour kernel/mydevice.config (a dependency is \
-             missing or the option does not exist in this kernel):\n  {}",
+            "the kernel config does not honour {} (a dependency is missing or the \
+             option does not exist in this kernel):\n  {}",
+            names.join(" + "),
             mismatches.join("\n  ")
         );
     }
-    stage.done("vng --kconfig + kernel/mydevice.config, all fragment options hold");
+    stage.done(format!(
+        "vng --kconfig + {}, all fragment options hold",
+        names.join(" + ")
+    ));
     Ok(())
 }
 
@@ -219,7 +292,7 @@ fn make(sh: &Shell, kernel: &Kernel, stage: &Stage) -> Result<usize> {
     let log = dir.join("build.log");
     let expected = dir
         .parent()
-        .map(|p| p.join("full-build-steps"))
+        .map(|p| p.join(steps_record(kernel.flavour)))
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|s| s.trim().parse::<usize>().ok());
     let (total, basis) = match expected {
@@ -232,7 +305,8 @@ fn make(sh: &Shell, kernel: &Kernel, stage: &Stage) -> Result<usize> {
     let _clang = sh.push_env("LIBCLANG_PATH", LIBCLANG_PATH);
     std::fs::write(&log, b"").context("creating build.log")?;
     stage.note(format!("make {jobs}, full log in {}", log.display()));
-    let mut child = util::spawn_logged(cmd!(sh, "make {out} {jobs}"), &log)?;
+    let make_args = &kernel.make_args;
+    let mut child = util::spawn_logged(cmd!(sh, "make {out} {make_args...} {jobs}"), &log)?;
     let started = Instant::now();
     let mut last = Instant::now();
     let status = loop {

@@ -22,16 +22,21 @@ use anyhow::bail;
 use anyhow::Result;
 use xshell::Shell;
 
+use crate::kernel::Flavour;
+
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
   setup [--refresh]  install the toolchain, qemu, virtme-ng and the Linux source
                      (--refresh: look for a newer linux-source-7.2 package)
-  kernel             build the test kernel, or reuse the cached one
-  build              build and lint the module against the test kernel
-  paths              print KDIR=<kernel build dir> and MODULE=<module path>
-  test               all of the above, host checks, then KUnit and the selftests in a VM
+  kernel [--debug]   build the test kernel, or reuse the cached one
+                     (--debug: the KASAN, kmemleak and fault-injection flavour)
+  build [--debug]    build and lint the module against the test kernel
+  paths [--debug]    print KDIR=<kernel build dir> and MODULE=<module path>
+  test [--debug]     all of the above, host checks, then KUnit and the selftests in a VM,
+                     and the packages with DKMS in a second VM (--debug: on the debug
+                     kernel, with the debug_* selftests and a kmemleak scan)
   run                load the module in a VM and show the device at work
   shell              interactive VM shell with the module loaded
   deb                build the mydevice-dkms and mydevice-tools packages into target/deb/
@@ -59,10 +64,14 @@ fn try_main() -> Result<()> {
     match args.as_slice() {
         ["setup"] => setup::run(&sh, false),
         ["setup", "--refresh"] => setup::run(&sh, true),
-        ["kernel"] => kernel::run(&sh),
-        ["build"] => build::run(&sh),
-        ["paths"] => paths::run(&sh),
-        ["test"] => test::run(&sh),
+        ["kernel"] => kernel::run(&sh, Flavour::Base),
+        ["kernel", "--debug"] => kernel::run(&sh, Flavour::Debug),
+        ["build"] => build::run(&sh, Flavour::Base),
+        ["build", "--debug"] => build::run(&sh, Flavour::Debug),
+        ["paths"] => paths::run(&sh, Flavour::Base),
+        ["paths", "--debug"] => paths::run(&sh, Flavour::Debug),
+        ["test"] => test::run(&sh, Flavour::Base),
+        ["test", "--debug"] => test::run(&sh, Flavour::Debug),
         ["run"] => run::run(&sh),
         ["shell"] => shell::run(&sh),
         ["deb"] => deb::run(&sh),

@@ -6,12 +6,14 @@ use xshell::Shell;
 use crate::build;
 use crate::kernel;
 
-pub fn run(sh: &Shell) -> Result<()> {
-    let kernel = kernel::locate(sh)?;
+pub fn run(sh: &Shell, flavour: kernel::Flavour) -> Result<()> {
+    let kernel = kernel::locate(sh, flavour)?;
     println!("KDIR={}", kernel.dir.display());
     println!("MODULE={}", build::module_path().display());
     if !kernel.is_built() {
-        eprintln!("note: that kernel is not built yet: run `cargo xtask kernel`");
+        eprintln!(
+            "note: that kernel is not built yet: run `cargo xtask kernel` (with the same flag)"
+        );
     }
     Ok(())
 }

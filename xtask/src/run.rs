@@ -20,7 +20,7 @@ const TIMEOUT_SECS: u64 = 300;
 pub fn run(sh: &Shell) -> Result<()> {
     let stage = Stage::start("run");
     setup::run(sh, false)?;
-    let kernel = kernel::ensure(sh)?;
+    let kernel = kernel::ensure(sh, kernel::Flavour::Base)?;
     build::module(sh, &kernel)?;
     let outcome = vm::boot(
         sh,

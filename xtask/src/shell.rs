@@ -13,7 +13,7 @@ const TIMEOUT_SECS: u64 = 4 * 3600;
 
 pub fn run(sh: &Shell) -> Result<()> {
     setup::run(sh, false)?;
-    let kernel = kernel::ensure(sh)?;
+    let kernel = kernel::ensure(sh, kernel::Flavour::Base)?;
     build::module(sh, &kernel)?;
     let outcome = vm::boot(
         sh,

@@ -16,7 +16,9 @@ use xshell::cmd;
 use xshell::Shell;
 
 use crate::build;
+use crate::deb;
 use crate::kernel;
+use crate::kernel::Flavour;
 use crate::ktap;
 use crate::ktap::Case;
 use crate::ktap::Outcome;
@@ -27,10 +29,15 @@ use crate::vm;
 
 /// The selftest that runs before the module is loaded and loads it itself.
 const LIFECYCLE: &str = "module_lifecycle";
+/// Selftest programs that only the debug flavour runs.
+const DEBUG_PREFIX: &str = "debug_";
 /// Per-selftest time limit when `selftests/settings` names none.
 const DEFAULT_TEST_TIMEOUT_SECS: u64 = 120;
 /// Boot, KUnit and unload time on top of the selftests' limits.
 const VM_OVERHEAD_SECS: u64 = 300;
+/// Time limit of the package test's boot. DKMS compiles the module inside
+/// the emulated guest, which takes minutes under TCG.
+const PACKAGES_TIMEOUT_SECS: u64 = 1500;
 
 /// A group of results with its own summary line.
 struct Suite {
@@ -72,16 +79,20 @@ impl Suite {
     }
 }
 
-pub fn run(sh: &Shell) -> Result<()> {
+pub fn run(sh: &Shell, flavour: Flavour) -> Result<()> {
     let stage = Stage::start("test");
     setup::run(sh, false)?;
-    let kernel = kernel::ensure(sh)?;
+    let kernel = kernel::ensure(sh, flavour)?;
     build::module(sh, &kernel)?;
 
     let mut suites = vec![host_checks(sh, &kernel)?];
-    let names = selftest_names(sh)?;
+    let names = selftest_names(sh, flavour)?;
     let per_test = per_test_timeout(sh);
     suites.extend(guest(sh, &kernel, &names, per_test)?);
+    // The packages are the same on either kernel; the base flavour tests them.
+    if flavour == Flavour::Base {
+        suites.push(packages(sh, &kernel));
+    }
 
     let (passed, failed) = print_summary(&suites);
     if failed > 0 || passed == 0 {
@@ -144,8 +155,9 @@ fn host_checks(sh: &Shell, kernel: &kernel::Kernel) -> Result<Suite> {
 }
 
 /// The selftest programs: the stems of `selftests/src/bin/*.rs`, with
-/// `module_lifecycle` first.
-fn selftest_names(sh: &Shell) -> Result<Vec<String>> {
+/// `module_lifecycle` first. Programs named `debug_*` need the debug
+/// kernel's fault injection and run only in that flavour.
+fn selftest_names(sh: &Shell, flavour: Flavour) -> Result<Vec<String>> {
     let dir = util::repo_root().join("selftests/src/bin");
     let mut names: Vec<String> = if dir.is_dir() {
         sh.read_dir(&dir)
@@ -153,6 +165,7 @@ fn selftest_names(sh: &Shell) -> Result<Vec<String>> {
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "rs"))
             .filter_map(|p| p.file_stem()?.to_str().map(str::to_string))
+            .filter(|name| flavour == Flavour::Debug || !name.starts_with(DEBUG_PREFIX))
             .collect()
     } else {
         Vec::new()
@@ -192,6 +205,8 @@ fn guest(
             bin_dir.display().to_string(),
             per_test.to_string(),
             list.display().to_string(),
+            // The debug kernel has kmemleak: scan after the unload.
+            (kernel.flavour == Flavour::Debug).to_string(),
         ],
         timeout_secs: VM_OVERHEAD_SECS + per_test * (names.len() as u64 + 1),
         console: vm::Console::Log,
@@ -274,8 +289,96 @@ fn guest(
         suites.push(selftest_suite(&dir, name, per_test));
     }
     step(&mut vm_suite, "rmmod mydevice", "rmmod");
+    if kernel.flavour == Flavour::Debug {
+        let report = dir.join("kmemleak.log");
+        let leaks = std::fs::read_to_string(&report);
+        let clean = leaks.as_ref().is_ok_and(|l| l.trim().is_empty());
+        vm_suite.check("kmemleak: no leak after the tests and the unload", clean);
+        if !clean {
+            vm_suite.notes.push(match leaks {
+                Ok(text) => format!(
+                    "kmemleak ({}):\n{}",
+                    report.display(),
+                    text.lines().take(30).collect::<Vec<_>>().join("\n")
+                ),
+                Err(err) => format!("no kmemleak report at {}: {err}", report.display()),
+            });
+        }
+    }
     suites.insert(0, vm_suite);
     Ok(suites)
+}
+
+/// The package test: builds both .debs, then in a second boot installs them
+/// with dpkg, lets DKMS build and install the module, uses it, removes the
+/// packages, and runs the readiness probe on a tree without Rust metadata.
+fn packages(sh: &Shell, kernel: &kernel::Kernel) -> Suite {
+    let mut suite = Suite::new("packages: dpkg -i, DKMS, modprobe, use, dpkg -r");
+    let debs = match deb::build(sh) {
+        Ok(debs) => debs,
+        Err(err) => {
+            suite.check("cargo xtask deb", false);
+            suite.notes.push(format!("{err:#}"));
+            return suite;
+        }
+    };
+    suite.check("cargo xtask deb (lintian clean)", true);
+    let deb_dir = debs.dkms.parent().unwrap_or(Path::new(".")).to_path_buf();
+    println!(
+        "VM: package test boot (DKMS builds the module in the guest: several minutes under TCG)"
+    );
+    let run = vm::Run {
+        name: "dkms",
+        script: "dkms.sh",
+        args: vec![
+            kernel.dir.display().to_string(),
+            deb_dir.display().to_string(),
+        ],
+        timeout_secs: PACKAGES_TIMEOUT_SECS,
+        console: vm::Console::Log,
+    };
+    match vm::boot(sh, kernel, run) {
+        Ok(outcome) => {
+            let ktap_file = outcome.dir.join("dkms.ktap");
+            let report = ktap::parse(&std::fs::read_to_string(&ktap_file).unwrap_or_default());
+            if report.cases.is_empty() {
+                suite.check("printed KTAP results", false);
+                suite
+                    .notes
+                    .push(format!("{} holds no results", ktap_file.display()));
+            }
+            if let Some(plan) = report.plan {
+                suite.check(
+                    format!("plan 1..{plan} matches {} results", report.top_level),
+                    plan == report.top_level,
+                );
+            }
+            suite.cases.extend(report.cases);
+            suite.check("guest script exit code 0", outcome.exit_code == 0);
+            suite.check(
+                "dmesg free of warnings, bugs and lockdep reports",
+                outcome.dmesg_alarms.is_empty(),
+            );
+            suite.notes.extend(
+                outcome
+                    .dmesg_alarms
+                    .iter()
+                    .take(20)
+                    .map(|l| format!("dmesg: {l}")),
+            );
+            if suite.failed() > 0 {
+                suite.notes.push(format!(
+                    "step logs in {}",
+                    outcome.dir.join("logs").display()
+                ));
+            }
+        }
+        Err(err) => {
+            suite.check("VM boot", false);
+            suite.notes.push(format!("{err:#}"));
+        }
+    }
+    suite
 }
 
 fn read_rc(path: &Path) -> Option<i32> {
