@@ -107,7 +107,7 @@ export DEBIAN_FRONTEND=noninteractive
 # man-db's trigger would reindex every manual page, which takes minutes
 # under emulation; this only changes the guest's overlay.
 rm -f /var/lib/man-db/auto-update
-check dpkg_install_builds_with_dkms timeout 480 dpkg -i "$debs"/mydevice-dkms_*.deb "$debs"/mydevice-tools_*.deb
+check dpkg_install_builds_with_dkms timeout 1500 dpkg -i "$debs"/mydevice-dkms_*.deb "$debs"/mydevice-tools_*.deb
 check dkms_status_installed dkms_installed
 check modprobe_creates_the_node node_is_there
 check mydevctl_status mydevctl status

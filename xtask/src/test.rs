@@ -37,7 +37,7 @@ const DEFAULT_TEST_TIMEOUT_SECS: u64 = 120;
 const VM_OVERHEAD_SECS: u64 = 300;
 /// Time limit of the package test's boot. DKMS compiles the module inside
 /// the emulated guest, which takes minutes under TCG.
-const PACKAGES_TIMEOUT_SECS: u64 = 1500;
+const PACKAGES_TIMEOUT_SECS: u64 = 2100;
 
 /// A group of results with its own summary line.
 struct Suite {

@@ -12,14 +12,12 @@
 
 use std::time::{Duration, Instant};
 
+use mydevice_selftests::record::{parse, record, word, RECORD};
 use mydevice_selftests::{
     expect, expect_eq, proc_map, spawn, sys, test, wait_all, Child, Context, Dev, Exit, Reporter,
     TestResult, DEVICE_SUITE, T,
 };
 
-const RECORD: usize = 64;
-const MAGIC: u32 = 0x4d59_4456;
-const PAYLOAD: usize = 40;
 const MAX_BATCH: usize = 8;
 
 /// Message tags sent from the workers to the parent.
@@ -38,41 +36,6 @@ const ERR_STATUS: u32 = 6;
 const ERR_STATS: u32 = 7;
 const ERR_FIONREAD: u32 = 8;
 const ERR_PROC: u32 = 9;
-
-fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn payload_byte(writer: u32, seq: u32, i: usize) -> u8 {
-    (writer.wrapping_mul(131) ^ seq.wrapping_mul(17)).wrapping_add(i as u32) as u8
-}
-
-/// Record `seq` of `writer`: magic, writer, seq, payload length, payload, FNV-1a checksum.
-fn record(writer: u32, seq: u32) -> [u8; RECORD] {
-    let mut r = [0u8; RECORD];
-    r[0..4].copy_from_slice(&MAGIC.to_le_bytes());
-    r[4..8].copy_from_slice(&writer.to_le_bytes());
-    r[8..12].copy_from_slice(&seq.to_le_bytes());
-    r[12..16].copy_from_slice(&(PAYLOAD as u32).to_le_bytes());
-    for (i, b) in r[16..16 + PAYLOAD].iter_mut().enumerate() {
-        *b = payload_byte(writer, seq, i);
-    }
-    let sum = fnv1a(&r[..56]);
-    r[56..64].copy_from_slice(&sum.to_le_bytes());
-    r
-}
-
-fn word(r: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]])
-}
-
-/// Checks a record; returns (writer, seq) if intact.
-fn parse(r: &[u8]) -> Option<(u32, u32)> {
-    let (w, s) = (word(r, 4), word(r, 8));
-    (word(r, 0) == MAGIC && word(r, 12) == PAYLOAD as u32 && r == record(w, s)).then_some((w, s))
-}
 
 /// Batches the worker's messages into few pipe writes.
 struct Out<'a> {
@@ -291,6 +254,17 @@ fn exchange(t: &mut T, writers: u32, readers: usize, per_writer: u32) -> TestRes
     let res = wait_all(&mut kids, Duration::from_secs(150), |kids| {
         let writers_done = kids[readers..hammer_at].iter_mut().all(|c| !c.running());
         let readers_done = kids[..readers].iter_mut().all(|c| !c.running());
+        // A fast run can end between two signal rounds. The readers stay
+        // blocked until the hangup, so one round before it always lands.
+        let first_round = writers_done && !hung_up && signals_sent == 0;
+        if first_round || last_signal.elapsed() >= Duration::from_millis(10) {
+            last_signal = Instant::now();
+            for c in kids[..hammer_at].iter_mut() {
+                if c.running() && sys::kill(c.pid, libc::SIGUSR1).is_ok() {
+                    signals_sent += 1;
+                }
+            }
+        }
         if writers_done && !hung_up {
             // No more data will come: readers drain what is left, then see EOF.
             if let Err(e) = ctl.hangup() {
@@ -301,14 +275,6 @@ fn exchange(t: &mut T, writers: u32, readers: usize, per_writer: u32) -> TestRes
         if readers_done && !stopped {
             let _ = kids[hammer_at].signal(libc::SIGUSR2);
             stopped = true;
-        }
-        if last_signal.elapsed() >= Duration::from_millis(10) {
-            last_signal = Instant::now();
-            for c in kids[..hammer_at].iter_mut() {
-                if c.running() && sys::kill(c.pid, libc::SIGUSR1).is_ok() {
-                    signals_sent += 1;
-                }
-            }
         }
     });
     let elapsed = start.elapsed();
