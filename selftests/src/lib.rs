@@ -10,6 +10,7 @@
 pub mod child;
 pub mod device;
 pub mod harness;
+pub mod record;
 pub mod sys;
 pub mod task;
 

@@ -8,7 +8,7 @@
 
 use std::ffi::CString;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// An `errno` value, printed by name.
@@ -289,6 +289,37 @@ impl Mapping {
             addr: p as usize,
             len,
         })
+    }
+
+    /// Maps `pages` readable and writable pages shared with forked children.
+    pub fn shared(pages: usize) -> SysResult<Self> {
+        let len = pages * page_size();
+        // SAFETY: An anonymous shared mapping at a kernel-chosen address.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        Ok(Mapping {
+            addr: p as usize,
+            len,
+        })
+    }
+
+    /// The mapping as 64-bit atomic words, for counters shared across `fork()`.
+    pub fn words(&self) -> &[AtomicU64] {
+        // SAFETY: The mapping is page-aligned, readable and writable, lives
+        // as long as `self`, and is only ever accessed through atomics (or by
+        // the kernel, as a read(2) buffer, which the atomics then observe).
+        unsafe { std::slice::from_raw_parts(self.addr as *const AtomicU64, self.len / 8) }
     }
 
     /// Makes page `index` inaccessible.
