@@ -6,7 +6,6 @@
 //! `target/bench/bench.txt`. `--smoke` runs a tiny version of every
 //! workload, to prove the command works; CI runs that.
 
-use anyhow::bail;
 use anyhow::Context;
 use anyhow::Result;
 use xshell::cmd;
@@ -65,19 +64,7 @@ pub fn run(sh: &Shell, smoke: bool) -> Result<()> {
             console: vm::Console::Terminal,
         },
     )?;
-    if outcome.exit_code != 0 {
-        bail!(
-            "the benchmark failed: the guest exited {}",
-            outcome.exit_code
-        );
-    }
-    if !outcome.dmesg_alarms.is_empty() {
-        bail!(
-            "the guest's dmesg is not clean ({}):\n  {}",
-            outcome.dir.join("dmesg.log").display(),
-            outcome.dmesg_alarms.join("\n  ")
-        );
-    }
+    outcome.ensure_clean("the benchmark")?;
 
     let results = util::target_dir(sh).join("bench");
     sh.create_dir(&results)?;

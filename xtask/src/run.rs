@@ -4,7 +4,6 @@
 //! blocked reader with the timing shown, prints `/proc/mydevice` and unloads
 //! the module. The transcript comes from `xtask/guest/run.sh`.
 
-use anyhow::bail;
 use anyhow::Result;
 use xshell::Shell;
 
@@ -33,19 +32,7 @@ pub fn run(sh: &Shell) -> Result<()> {
             console: vm::Console::Terminal,
         },
     )?;
-    if outcome.exit_code != 0 {
-        bail!(
-            "the transcript failed: the guest script exited {}",
-            outcome.exit_code
-        );
-    }
-    if !outcome.dmesg_alarms.is_empty() {
-        bail!(
-            "the guest's dmesg is not clean ({}):\n  {}",
-            outcome.dir.join("dmesg.log").display(),
-            outcome.dmesg_alarms.join("\n  ")
-        );
-    }
+    outcome.ensure_clean("the transcript")?;
     stage.done("ok");
     Ok(())
 }

@@ -83,6 +83,24 @@ pub struct Outcome {
     pub dmesg_alarms: Vec<String>,
 }
 
+impl Outcome {
+    /// Fails unless the guest script exited 0 with a clean dmesg; `what`
+    /// names the run in the error.
+    pub fn ensure_clean(&self, what: &str) -> Result<()> {
+        if self.exit_code != 0 {
+            bail!("{what} failed: the guest script exited {}", self.exit_code);
+        }
+        if !self.dmesg_alarms.is_empty() {
+            bail!(
+                "the guest's dmesg is not clean ({}):\n  {}",
+                self.dir.join("dmesg.log").display(),
+                self.dmesg_alarms.join("\n  ")
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Creates an empty run directory `target/vm/<name>/`.
 pub fn run_dir(sh: &Shell, name: &str) -> Result<PathBuf> {
     let dir = util::target_dir(sh).join("vm").join(name);
