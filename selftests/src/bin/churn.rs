@@ -24,16 +24,22 @@
 //! - A reader reads straight into a shared slot, so a record read by a reader
 //!   killed before logging it is recovered from the slot.
 //!
-//! The controller brackets every operation that may drop data (`CLEAR`, and
-//! a `RESIZE` below the current capacity) with two shared counters,
-//! `started` before and `finished` after. A writer samples `finished` before
-//! each write and `started` after it. A record that never arrives is counted
-//! as dropped only if an operation that may drop data overlapped the time
-//! between its write and the write of the writer's next record that did
-//! arrive (or the end): `started` after the later write exceeds `finished`
-//! before the earlier one. Any other missing record is a failure, as are a
-//! record read twice, a record no writer wrote, and records of one writer
-//! read out of order by one reader.
+//! Time is a shared ticket counter: a writer takes a ticket before and after
+//! each write, and the controller before and after every operation that may
+//! drop data (`CLEAR`, and a `RESIZE` below the current capacity). A record
+//! `x` that was stored and never read is counted as dropped only if such an
+//! operation can have dropped it, which the order of the FIFO pins down:
+//!
+//! - it ended after `x`'s write started, since it must find `x` stored;
+//! - it started before the end of the write of every record `z` that was
+//!   read and whose write started after `x`'s ended: `z` sits behind `x` in
+//!   the FIFO, so an operation that dropped `x` after `z` was stored would
+//!   have dropped `z` too (`CLEAR` drops all, a truncating `RESIZE` the
+//!   newest bytes).
+//!
+//! Any other missing record is a failure (lost), as are a record read twice,
+//! a record no writer wrote, and records of one writer read out of order by
+//! one reader.
 //!
 //! # Torn records
 //!
@@ -71,8 +77,7 @@ const MAX_BATCH: usize = 4;
 const MIN_CAPACITY: u32 = (MAX_BATCH * RECORD) as u32;
 
 /// Shared words: the global ones, then one region per worker slot.
-const G_DROP_STARTED: usize = 0;
-const G_DROP_FINISHED: usize = 1;
+const G_CLOCK: usize = 0;
 const G_TEAR_STARTED: usize = 2;
 const G_TEAR_FINISHED: usize = 3;
 const G_STOP: usize = 4;
@@ -90,6 +95,7 @@ const H_BYTES: usize = 6;
 const H_TORN_OK: usize = 7;
 const H_REOPENS: usize = 8;
 const H_ATTEMPT: usize = 9;
+const H_ATTEMPT_AT: usize = 11;
 const H_CAUGHT: usize = 10;
 /// A reader's read(2) buffer: one record.
 const H_BUF: usize = 16;
@@ -148,6 +154,11 @@ impl Shared {
             w: &self.map.words()[base..base + SLOT_WORDS],
             buf_addr: self.map.addr + (base + H_BUF) * 8,
         }
+    }
+
+    /// Takes a ticket of the shared clock.
+    fn tick(&self) -> u64 {
+        self.g(G_CLOCK).fetch_add(1, SeqCst)
     }
 
     fn stopping(&self) -> bool {
@@ -295,12 +306,13 @@ fn writer(sh: &Shared, slot: usize) -> i32 {
         };
         let n = 1 + rng.below(MAX_BATCH as u64) as u32;
         let batch: Vec<u8> = (seq..seq + n).flat_map(|q| record(id, q)).collect();
-        let before = sh.g(G_DROP_FINISHED).load(SeqCst);
+        let before = sh.tick();
+        s.set(H_ATTEMPT_AT, before);
         s.set(H_ATTEMPT, u64::from(seq) << 32 | u64::from(n));
         match d.write(&batch) {
             Ok(k) if k == batch.len() => {
-                let after = sh.g(G_DROP_STARTED).load(SeqCst);
-                if !s.log(&[u64::from(seq) << 32 | u64::from(n), before << 32 | after]) {
+                let after = sh.tick();
+                if !s.log(&[u64::from(seq) << 32 | u64::from(n), before, after]) {
                     return 0;
                 }
                 s.add(H_CALLS, 1);
@@ -462,11 +474,13 @@ fn stats_sane(st: &MydevStats) -> bool {
 /// What the parent learned from one writer incarnation.
 #[derive(Default)]
 struct WriterLog {
-    /// Per stored write: first seq, count, `finished` before, `started` after.
+    /// Per stored write: first seq, count, clock before and after.
     calls: Vec<(u32, u32, u64, u64)>,
     confirmed: u32,
     /// Records of an unlogged write cut short by SIGKILL: may or may not be stored.
     in_flight: u32,
+    /// The clock before that write.
+    in_flight_at: u64,
 }
 
 /// Totals over the whole run.
@@ -551,7 +565,7 @@ impl Churn<'_> {
             Kind::Writer => {
                 tot.write_calls += s.get(H_CALLS);
                 let mut wl = WriterLog::default();
-                for c in log.chunks_exact(2) {
+                for c in log.chunks_exact(3) {
                     let (first, n) = ((c[0] >> 32) as u32, c[0] as u32);
                     if first != wl.confirmed {
                         t.fail(format!(
@@ -559,12 +573,13 @@ impl Churn<'_> {
                             wl.confirmed
                         ));
                     }
-                    wl.calls.push((first, n, c[1] >> 32, c[1] & 0xffff_ffff));
+                    wl.calls.push((first, n, c[1], c[2]));
                     wl.confirmed = first + n;
                 }
                 let attempt = s.get(H_ATTEMPT);
                 if attempt != 0 && (attempt >> 32) as u32 >= wl.confirmed {
                     wl.in_flight = attempt as u32;
+                    wl.in_flight_at = s.get(H_ATTEMPT_AT);
                 }
                 tot.writers.insert(id, wl);
                 if full && exit == Exit::Code(0) {
@@ -663,8 +678,13 @@ struct Ops {
 }
 
 /// Runs one control operation inside a drop (and maybe tear) window.
-fn bracket(sh: &Shared, tear: bool, op: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
-    sh.g(G_DROP_STARTED).fetch_add(1, SeqCst);
+fn bracket(
+    sh: &Shared,
+    drops: &mut Vec<(u64, u64)>,
+    tear: bool,
+    op: impl FnOnce() -> Result<(), String>,
+) -> Result<(), String> {
+    let start = sh.tick();
     if tear {
         sh.g(G_TEAR_STARTED).fetch_add(1, SeqCst);
     }
@@ -672,7 +692,7 @@ fn bracket(sh: &Shared, tear: bool, op: impl FnOnce() -> Result<(), String>) -> 
     if tear {
         sh.g(G_TEAR_FINISHED).fetch_add(1, SeqCst);
     }
-    sh.g(G_DROP_FINISHED).fetch_add(1, SeqCst);
+    drops.push((start, sh.tick()));
     r
 }
 
@@ -696,13 +716,14 @@ fn control(
     rng: &mut Rng,
     cap: &mut u32,
     ops: &mut Ops,
+    drops: &mut Vec<(u64, u64)>,
     last_hangup: &mut Instant,
 ) -> Result<(), String> {
     let op = rng.below(16);
     match op {
         0..=2 => {
             let d = ctl()?;
-            bracket(sh, false, || {
+            bracket(sh, drops, false, || {
                 d.clear().map_err(|e| format!("MYDEV_CLEAR: {e}"))
             })?;
             ops.clear += 1;
@@ -719,11 +740,11 @@ fn control(
                 resize()?;
                 ops.grow += 1;
             } else if size % RECORD as u32 == 0 {
-                bracket(sh, false, resize)?;
+                bracket(sh, drops, false, resize)?;
                 ops.shrink += 1;
             } else {
                 // May cut a record: clear the torn tail within the window.
-                bracket(sh, true, || {
+                bracket(sh, drops, true, || {
                     resize()?;
                     d.clear()
                         .map_err(|e| format!("MYDEV_CLEAR after a cut: {e}"))
@@ -825,6 +846,7 @@ fn churn(t: &mut T, writers: usize, readers: usize, secs: u64) -> TestResult {
     let end = start + Duration::from_secs(secs);
     let mut cap = 4096u32;
     let mut ops = Ops::default();
+    let mut drops: Vec<(u64, u64)> = Vec::new();
     let mut last_hangup = Instant::now();
     let (mut next_ctl, mut next_sig, mut next_kill) =
         (start, start, start + Duration::from_millis(300));
@@ -835,7 +857,14 @@ fn churn(t: &mut T, writers: usize, readers: usize, secs: u64) -> TestResult {
         let now = Instant::now();
         if now >= next_ctl {
             next_ctl = now + Duration::from_millis(10);
-            if let Err(e) = control(&sh, &mut rng, &mut cap, &mut ops, &mut last_hangup) {
+            if let Err(e) = control(
+                &sh,
+                &mut rng,
+                &mut cap,
+                &mut ops,
+                &mut drops,
+                &mut last_hangup,
+            ) {
                 ctl_errors += 1;
                 if ctl_errors <= 5 {
                     t.fail(format!("controller: {e}"));
@@ -943,7 +972,6 @@ fn churn(t: &mut T, writers: usize, readers: usize, secs: u64) -> TestResult {
 
     // The model check.
     let tot = &c.totals;
-    let drop_started = sh.g(G_DROP_STARTED).load(SeqCst);
     let mut seen: HashMap<u32, Vec<u8>> = tot
         .writers
         .iter()
@@ -969,6 +997,29 @@ fn churn(t: &mut T, writers: usize, readers: usize, secs: u64) -> TestResult {
             }
         }
     }
+    // The clock around the write of each record that was read, ordered by
+    // the start of the write, with the earliest end of any later write.
+    let mut stored: Vec<(u64, u64)> = Vec::new();
+    for (&id, wl) in &tot.writers {
+        let got = &seen[&id];
+        for &(first, n, before, after) in &wl.calls {
+            for q in first..first + n {
+                if got[q as usize] > 0 {
+                    stored.push((before, after));
+                }
+            }
+        }
+        for q in wl.confirmed..wl.confirmed + wl.in_flight {
+            if got[q as usize] > 0 {
+                stored.push((wl.in_flight_at, u64::MAX));
+            }
+        }
+    }
+    stored.sort_unstable();
+    let mut later_end = vec![u64::MAX; stored.len() + 1];
+    for i in (0..stored.len()).rev() {
+        later_end[i] = later_end[i + 1].min(stored[i].1);
+    }
     let (mut confirmed, mut in_flight, mut dropped, mut lost) = (0u64, 0u64, 0u64, 0u64);
     let mut in_flight_read = 0u64;
     for (&id, wl) in &tot.writers {
@@ -979,22 +1030,25 @@ fn churn(t: &mut T, writers: usize, readers: usize, secs: u64) -> TestResult {
             .iter()
             .filter(|&&n| n > 0)
             .count() as u64;
-        // Walk the writes backwards, knowing when the next record that
-        // arrived was stored (`started` after its write).
-        let mut next_after = drop_started;
-        for &(first, n, before, after) in wl.calls.iter().rev() {
-            for q in (first..first + n).rev() {
+        for &(first, n, before, after) in &wl.calls {
+            for q in first..first + n {
                 if got[q as usize] > 0 {
-                    next_after = after;
-                } else if next_after > before {
+                    continue;
+                }
+                // A drop must start before the end of every later write
+                // whose record was read, and end after this write began.
+                let bound = later_end[stored.partition_point(|&(b, _)| b <= after)];
+                let k = drops.partition_point(|&(s, _)| s < bound);
+                if k > 0 && drops[k - 1].1 > before {
                     dropped += 1;
                 } else {
                     lost += 1;
                     if lost <= 5 {
                         t.fail(format!(
-                            "writer {id}'s record {q} was stored and never read, and nothing \
-                             that drops data happened between its write and the next record \
-                             that arrived"
+                            "writer {id}'s record {q} (written at ticks {before}..{after}) was \
+                             stored and never read, and no CLEAR or truncating RESIZE can have \
+                             dropped it (reads of records written later bound the drop to \
+                             before tick {bound})"
                         ));
                     }
                 }
