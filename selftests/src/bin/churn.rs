@@ -39,7 +39,9 @@
 //!
 //! Any other missing record is a failure (lost), as are a record read twice,
 //! a record no writer wrote, and records of one writer read out of order by
-//! one reader.
+//! one reader. The growth of `bytes_written` and `bytes_read` in
+//! `MYDEV_STATS` must match the records stored and the bytes read, up to the
+//! writes and reads cut short by `SIGKILL`.
 //!
 //! # Torn records
 //!
@@ -48,9 +50,9 @@
 //! can cut a record: it keeps the oldest bytes. A shrink to a multiple of
 //! the record size cuts at a record boundary, since the buffer then holds
 //! whole records. A shrink to any other size is followed at once by a
-//! `CLEAR`, and the pair is bracketed by a second pair of counters, so a
-//! reader that reads a short or broken record checks that such a window
-//! overlapped its read. Outside those windows a torn record, and a byte count
+//! `CLEAR`, and the pair is bracketed by two shared counters (windows started
+//! and finished), so a reader that reads a short or broken record checks
+//! that such a window overlapped its read. Outside those windows a torn record, and a byte count
 //! that is not a multiple of the record size, are failures.
 //!
 //! # The end
