@@ -593,8 +593,10 @@ fn proc_agrees_with_status_and_stats(t: &mut T) -> TestResult {
     dev.read(30).context("read 30")?;
     let _other = Dev::rdonly().context("second open")?;
     check_proc(t, &dev, "with data and two files")?;
-    let mut r = spawn_op(|| Dev::rdonly()?.read(8))?;
+    // Drain first: a reader started before the drain could take data and
+    // return without ever sleeping.
     dev.read(100).context("drain")?;
+    let mut r = spawn_op(|| Dev::rdonly()?.read(8))?;
     wait_waiters(1, 0)?;
     check_proc(t, &dev, "with a waiting reader")?;
     dev.write_all(b"z")?;
