@@ -88,15 +88,43 @@ impl Drop for Marked {
     }
 }
 
-/// Lets the fault points fail allocations that may sleep, of any order.
-fn arm() -> Result<Vec<Knob>, Failure> {
-    Ok(vec![
+/// Settings put back in the reverse order of setting them, so that the
+/// one that arms a fault (`probability`, set last) is disarmed first.
+struct Knobs(Vec<Knob>);
+
+impl Knobs {
+    fn set(&mut self, path: &str, value: &str) -> TestResult {
+        self.0.push(Knob::set(path, value)?);
+        Ok(())
+    }
+}
+
+impl Drop for Knobs {
+    fn drop(&mut self) {
+        while let Some(k) = self.0.pop() {
+            drop(k);
+        }
+    }
+}
+
+/// Turns off every fault that `probability` arms, whatever a test left.
+fn disarm_all() {
+    for dir in [FAILSLAB, FAIL_PAGE_ALLOC] {
+        let _ = std::fs::write(format!("{dir}/probability"), "0");
+    }
+}
+
+/// Lets the fault points fail allocations that may sleep, of any order,
+/// also the highmem-capable pages of vmalloc.
+fn arm() -> Result<Knobs, Failure> {
+    Ok(Knobs(vec![
         Knob::set(&format!("{FAILSLAB}/ignore-gfp-wait"), "N")?,
         Knob::set(&format!("{FAILSLAB}/verbose"), "0")?,
         Knob::set(&format!("{FAIL_PAGE_ALLOC}/ignore-gfp-wait"), "N")?,
         Knob::set(&format!("{FAIL_PAGE_ALLOC}/min-order"), "0")?,
         Knob::set(&format!("{FAIL_PAGE_ALLOC}/verbose"), "0")?,
-    ])
+        Knob::set(&format!("{FAIL_PAGE_ALLOC}/ignore-gfp-highmem"), "N")?,
+    ]))
 }
 
 /// `/proc/thread-self/fail-nth`: fails the N-th fault point of this task.
@@ -163,6 +191,7 @@ fn unavailable() -> Option<String> {
 }
 
 fn teardown() {
+    disarm_all();
     // A load test cut short may leave the module unloaded.
     if !Path::new(SYS_MODULE).exists() {
         let _ = finit("");
@@ -263,18 +292,10 @@ fn resize_failing_task(size: u32) -> Result<SysResult<Vec<u8>>, Failure> {
     c.finish(mydevice_selftests::SETTLE)
 }
 
-// With failslab and fail_page_alloc failing every allocation of one task, RESIZE gives ENOMEM
-// and keeps the old buffer and its data.
+// With failslab and fail_page_alloc (or fail_page_alloc alone, which fails the vmalloc path's
+// pages) failing every allocation of one task, RESIZE gives ENOMEM and keeps the old buffer
+// and its data.
 fn resize_enomem_under_failslab_and_fail_page_alloc_keeps_data(t: &mut T) -> TestResult {
-    let marked = Marked::new();
-    let mut knobs = arm()?;
-    for dir in [FAILSLAB, FAIL_PAGE_ALLOC] {
-        knobs.push(Knob::set(&format!("{dir}/task-filter"), "Y")?);
-        knobs.push(Knob::set(&format!("{dir}/interval"), "1")?);
-        knobs.push(Knob::set(&format!("{dir}/space"), "0")?);
-        knobs.push(Knob::set(&format!("{dir}/times"), "1000")?);
-        knobs.push(Knob::set(&format!("{dir}/probability"), "100")?);
-    }
     let dev = Dev::rw_nonblock().context("open")?;
     let data = pattern(7, 3000);
     dev.write_all(&data)?;
@@ -285,27 +306,57 @@ fn resize_enomem_under_failslab_and_fail_page_alloc_keeps_data(t: &mut T) -> Tes
             .unwrap_or(-1)
     };
     let mut faults = 0;
-    for size in [2048, 65536, mydevice_abi::MYDEV_BUFFER_MAX] {
-        let before = times(FAILSLAB) + times(FAIL_PAGE_ALLOC);
-        let r = resize_failing_task(size)?;
-        let n = before - times(FAILSLAB) - times(FAIL_PAGE_ALLOC);
-        faults += n;
-        t.expect_errno(
-            r,
-            libc::ENOMEM,
-            &format!("RESIZE {size} with every allocation failing"),
-        );
-        expect!(t, n > 0, "RESIZE {size}: no fault was injected");
-        let st = dev.status().context("MYDEV_STATUS")?;
-        expect_eq!(
-            t,
-            (st.buffer_size, st.bytes_used),
-            (4096, 3000),
-            "capacity and bytes held after the failed RESIZE {size}"
-        );
+    let configs: [(&str, &[&str], &[u32]); 2] = [
+        (
+            "failslab and fail_page_alloc",
+            &[FAILSLAB, FAIL_PAGE_ALLOC],
+            &[2048, 65536, mydevice_abi::MYDEV_BUFFER_MAX],
+        ),
+        (
+            "fail_page_alloc",
+            &[FAIL_PAGE_ALLOC],
+            &[65536, mydevice_abi::MYDEV_BUFFER_MAX],
+        ),
+    ];
+    for (what, dirs, sizes) in configs {
+        let marked = Marked::new();
+        let mut knobs = arm()?;
+        for dir in dirs {
+            knobs.set(&format!("{dir}/task-filter"), "Y")?;
+            knobs.set(&format!("{dir}/interval"), "1")?;
+            knobs.set(&format!("{dir}/space"), "0")?;
+            knobs.set(&format!("{dir}/times"), "1000")?;
+        }
+        // Armed last, so disarmed first.
+        for dir in dirs {
+            knobs.set(&format!("{dir}/probability"), "100")?;
+        }
+        for &size in sizes {
+            let before: i64 = dirs.iter().map(|d| times(d)).sum();
+            let r = resize_failing_task(size)?;
+            let n = before - dirs.iter().map(|d| times(d)).sum::<i64>();
+            faults += n;
+            t.expect_errno(
+                r,
+                libc::ENOMEM,
+                &format!("RESIZE {size} with {what} failing every allocation"),
+            );
+            expect!(
+                t,
+                n > 0,
+                "RESIZE {size} under {what}: no fault was injected"
+            );
+            let st = dev.status().context("MYDEV_STATUS")?;
+            expect_eq!(
+                t,
+                (st.buffer_size, st.bytes_used),
+                (4096, 3000),
+                "capacity and bytes held after the failed RESIZE {size} under {what}"
+            );
+        }
+        drop(knobs);
+        drop(marked);
     }
-    drop(knobs);
-    drop(marked);
     expect_eq!(t, dev.read(4096), Ok(data), "data after the failed resizes");
     dev.resize(1 << 20)
         .context("RESIZE 1 MiB once the faults are off")?;
@@ -339,7 +390,7 @@ fn fault_points_max() -> u32 {
     std::env::var("MYDEVICE_FAULT_POINTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(300)
+        .unwrap_or(200)
 }
 
 // Loading the module with its N-th fault point failed either works or fails leaving no node,
