@@ -379,6 +379,27 @@ fn finit(params: &str) -> SysResult<()> {
     res.map(|_| ())
 }
 
+/// `finit_module(2)` of the module image in `fd` with `params`.
+fn finit_fd(fd: i32, params: &str) -> SysResult<()> {
+    let p = CString::new(params).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: `p` is a valid NUL-terminated string; `fd` is open.
+    let r = unsafe { libc::syscall(libc::SYS_finit_module, fd, p.as_ptr(), 0) };
+    sys::check(r).map(|_| ())
+}
+
+/// The module image in a memfd, so that the loads under fault injection
+/// read it from memory and not through a network or 9p file system, whose
+/// client may not survive a failed allocation.
+fn module_memfd() -> Result<i32, Failure> {
+    let image = std::fs::read(ko()).context("read MYDEVICE_KO")?;
+    // SAFETY: The name is a valid NUL-terminated string.
+    let fd = unsafe { libc::memfd_create(c"mydevice.ko".as_ptr(), libc::MFD_CLOEXEC) };
+    ensure!(fd >= 0, "memfd_create: {}", Errno::last());
+    let n = sys::write(fd, &image).context("write the module image to the memfd")?;
+    ensure!(n == image.len(), "short write of the module image: {n}");
+    Ok(fd)
+}
+
 fn delete_module() -> SysResult<()> {
     let n = c"mydevice";
     // SAFETY: `n` is a valid NUL-terminated string.
@@ -401,6 +422,8 @@ fn load_under_allocation_failure_fails_cleanly(t: &mut T) -> TestResult {
             "MYDEVICE_KO does not name mydevice.ko".into(),
         ));
     }
+    let image = module_memfd()?;
+    let finit = |params: &str| finit_fd(image, params);
     sys::retry(delete_module).context("unload the module")?;
     // KUnit's suites would run at every successful load; they are not under test here.
     let kunit = Knob::set(KUNIT_FILTER, "mydevice_none").ok();
@@ -473,6 +496,7 @@ fn load_under_allocation_failure_fails_cleanly(t: &mut T) -> TestResult {
     drop(marked);
     drop(kunit);
     finit("").context("final load")?;
+    let _ = sys::close(image);
     t.diag(format!(
         "{points} fault points in a load; {failed} injected faults failed the load cleanly, \
          {absorbed} were absorbed; {:.1} s",
