@@ -6,6 +6,7 @@
 mod bench;
 mod build;
 mod deb;
+mod e2e_debian;
 mod kernel;
 mod ktap;
 mod paths;
@@ -41,6 +42,8 @@ commands:
   shell              interactive VM shell with the module loaded
   deb                build the mydevice-dkms and mydevice-tools packages into target/deb/
   bench [--smoke]    the device against the kernel pipe in a VM; results in target/bench/
+  e2e-debian         the packages on Debian's own kernel: DKMS builds the Rust metadata
+                     and the module in a sid root, then a VM boots that kernel and runs the selftests
 ";
 
 fn main() -> ExitCode {
@@ -77,6 +80,7 @@ fn try_main() -> Result<()> {
         ["deb"] => deb::run(&sh),
         ["bench"] => bench::run(&sh, false),
         ["bench", "--smoke"] => bench::run(&sh, true),
+        ["e2e-debian"] => e2e_debian::run(&sh),
         [] | ["help" | "-h" | "--help"] => {
             print!("{USAGE}");
             Ok(())
