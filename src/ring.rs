@@ -5,7 +5,13 @@
 //! All index arithmetic of the FIFO lives here, in plain safe Rust, so that
 //! KUnit can drive every edge (empty, full, wrap, resize) without a device.
 
-use kernel::prelude::*;
+use kernel::{
+    alloc::flags::{
+        __GFP_NOWARN, //
+        GFP_KERNEL_ACCOUNT,
+    },
+    prelude::*,
+};
 
 /// A fixed-capacity FIFO of bytes.
 ///
@@ -33,7 +39,10 @@ impl Ring {
         if capacity == 0 {
             return Err(EINVAL);
         }
-        let buf = KVVec::from_elem(0u8, capacity, GFP_KERNEL)?;
+        // The buffer is user-sized and lives as long as the device: charge it
+        // to the caller's memory cgroup, and let a failure return ENOMEM
+        // without an allocation-failure splat, as pipe_resize_ring() does.
+        let buf = KVVec::from_elem(0u8, capacity, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
         // INVARIANT: `buf.len() == capacity >= 1`, and the ring is empty.
         Ok(Self {
             buf,

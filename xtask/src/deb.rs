@@ -51,8 +51,10 @@ pub fn build(sh: &Shell) -> Result<Debs> {
     stage.note(format!("dpkg-buildpackage, log in {}", log.display()));
     {
         let _dir = sh.push_dir(&tree);
-        // cargo reuses what the workspace has already compiled.
-        let _target = sh.push_env("CARGO_TARGET_DIR", util::target_dir(sh));
+        // A target directory of its own, kept between builds: sharing the
+        // workspace's would let binaries built from the copy replace the
+        // workspace's own in target/release.
+        let _target = sh.push_env("CARGO_TARGET_DIR", util::target_dir(sh).join("deb-cargo"));
         // -d: debian/control names Debian's cargo and rustc, but the build
         // uses the rustup toolchain that `cargo xtask setup` installs, which
         // dpkg cannot see.
