@@ -61,6 +61,7 @@ pub fn run(sh: &Shell, smoke: bool) -> Result<()> {
             } else {
                 FULL_TIMEOUT_SECS
             },
+            cpus: vm::DEFAULT_CPUS,
             console: vm::Console::Terminal,
         },
     )?;

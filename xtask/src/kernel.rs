@@ -37,7 +37,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(20);
 pub const LIBCLANG_PATH: &str = "/usr/lib/llvm-19/lib";
 
 /// Which test kernel to build.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavour {
     /// The default: lockdep and atomic-sleep checks, built with gcc.
     Base,

@@ -13,6 +13,7 @@ mod paths;
 mod run;
 mod setup;
 mod shell;
+mod soak;
 mod test;
 mod util;
 mod vm;
@@ -42,6 +43,9 @@ commands:
   shell              interactive VM shell with the module loaded
   deb                build the mydevice-dkms and mydevice-tools packages into target/deb/
   bench [--smoke]    the device against the kernel pipe in a VM; results in target/bench/
+  soak [--minutes N] [--cpus N] [--debug]
+                     the churn stress for N minutes (default 10) on N vCPUs (default 2),
+                     with its counts, throughput and any failure
   e2e-debian         the packages on Debian's own kernel: DKMS builds the Rust metadata
                      and the module in a sid root, then a VM boots that kernel and runs the selftests
 ";
@@ -80,6 +84,7 @@ fn try_main() -> Result<()> {
         ["deb"] => deb::run(&sh),
         ["bench"] => bench::run(&sh, false),
         ["bench", "--smoke"] => bench::run(&sh, true),
+        ["soak", opts @ ..] => soak::run(&sh, &soak::Options::parse(opts)?),
         ["e2e-debian"] => e2e_debian::run(&sh),
         [] | ["help" | "-h" | "--help"] => {
             print!("{USAGE}");

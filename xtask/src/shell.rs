@@ -23,6 +23,7 @@ pub fn run(sh: &Shell) -> Result<()> {
             script: "shell.sh",
             args: vec![build::module_path().display().to_string()],
             timeout_secs: TIMEOUT_SECS,
+            cpus: vm::DEFAULT_CPUS,
             console: vm::Console::Interactive,
         },
     )?;

@@ -23,6 +23,7 @@ use crate::ktap;
 use crate::ktap::Case;
 use crate::ktap::Outcome;
 use crate::setup;
+use crate::soak;
 use crate::util;
 use crate::util::Stage;
 use crate::vm;
@@ -35,6 +36,9 @@ const DEBUG_PREFIX: &str = "debug_";
 const DEFAULT_TEST_TIMEOUT_SECS: u64 = 120;
 /// Boot, KUnit and unload time on top of the selftests' limits.
 const VM_OVERHEAD_SECS: u64 = 300;
+/// vCPUs of the second churn run, and how long its records stream.
+const CHURN_WIDE_CPUS: u32 = 4;
+const CHURN_WIDE_SECS: u64 = 12;
 /// Time limit of the package test's boot. DKMS compiles the module inside
 /// the emulated guest, which takes minutes under TCG.
 const PACKAGES_TIMEOUT_SECS: u64 = 2100;
@@ -89,8 +93,10 @@ pub fn run(sh: &Shell, flavour: Flavour) -> Result<()> {
     let names = selftest_names(sh, flavour)?;
     let per_test = per_test_timeout(sh);
     suites.extend(guest(sh, &kernel, &names, per_test)?);
-    // The packages are the same on either kernel; the base flavour tests them.
+    // The packages are the same on either kernel; the base flavour tests
+    // them, and runs the churn once more with twice the vCPUs.
     if flavour == Flavour::Base {
+        suites.push(churn_wide(sh, &kernel));
         suites.push(packages(sh, &kernel));
     }
 
@@ -209,6 +215,7 @@ fn guest(
             (kernel.flavour == Flavour::Debug).to_string(),
         ],
         timeout_secs: VM_OVERHEAD_SECS + per_test * (names.len() as u64 + 1),
+        cpus: vm::DEFAULT_CPUS,
         console: vm::Console::Log,
     };
     println!(
@@ -309,6 +316,43 @@ fn guest(
     Ok(suites)
 }
 
+/// The churn selftest again, in a boot with more vCPUs than the main one:
+/// more workers run truly at once.
+fn churn_wide(sh: &Shell, kernel: &kernel::Kernel) -> Suite {
+    println!("VM: the churn again on {CHURN_WIDE_CPUS} vCPUs");
+    let title = format!("selftest churn on {CHURN_WIDE_CPUS} vCPUs");
+    match soak::churn_vm(
+        sh,
+        kernel,
+        CHURN_WIDE_CPUS,
+        CHURN_WIDE_SECS,
+        vm::Console::Log,
+    ) {
+        Ok(outcome) => {
+            let mut suite = selftest_suite(&outcome.dir, "churn", CHURN_WIDE_SECS + 120);
+            suite.title = title;
+            suite.check(
+                "dmesg free of warnings, bugs and lockdep reports",
+                outcome.dmesg_alarms.is_empty(),
+            );
+            suite.notes.extend(
+                outcome
+                    .dmesg_alarms
+                    .iter()
+                    .take(20)
+                    .map(|l| format!("dmesg: {l}")),
+            );
+            suite
+        }
+        Err(err) => {
+            let mut suite = Suite::new(title);
+            suite.check("VM boot", false);
+            suite.notes.push(format!("{err:#}"));
+            suite
+        }
+    }
+}
+
 /// The package test: builds both .debs, then in a second boot installs them
 /// with dpkg, lets DKMS build and install the module, uses it, removes the
 /// packages, and runs the readiness probe on a tree without Rust metadata.
@@ -335,6 +379,7 @@ fn packages(sh: &Shell, kernel: &kernel::Kernel) -> Suite {
             deb_dir.display().to_string(),
         ],
         timeout_secs: PACKAGES_TIMEOUT_SECS,
+        cpus: vm::DEFAULT_CPUS,
         console: vm::Console::Log,
     };
     match vm::boot(sh, kernel, run) {

@@ -1,0 +1,155 @@
+//! `cargo xtask soak`: the churn stress for as long as asked, in a VM.
+//!
+//! The guest (`xtask/guest/soak.sh`) loads the module and runs the `churn`
+//! selftest with `MYDEVICE_SOAK_SECS` set, so the records stream for the
+//! given time while the control operations, signals and `SIGKILL` hit the
+//! device. The churn's KTAP, with its counts and throughput, goes to the
+//! terminal; any failure, and any warning in the guest's dmesg, fails the
+//! command. `cargo xtask test` uses the same run, short, on 4 vCPUs.
+
+use anyhow::bail;
+use anyhow::Result;
+use xshell::cmd;
+use xshell::Shell;
+
+use crate::build;
+use crate::kernel;
+use crate::kernel::Flavour;
+use crate::setup;
+use crate::util;
+use crate::util::Stage;
+use crate::vm;
+
+/// Boot, module load and the churn's own wind-down, on top of the soak.
+const OVERHEAD_SECS: u64 = 600;
+
+/// Options of `cargo xtask soak`.
+pub struct Options {
+    pub minutes: u64,
+    pub cpus: u32,
+    pub flavour: Flavour,
+}
+
+impl Options {
+    /// Parses `--minutes N`, `--cpus N` and `--debug`.
+    pub fn parse(args: &[&str]) -> Result<Options> {
+        let mut opts = Options {
+            minutes: 10,
+            cpus: vm::DEFAULT_CPUS,
+            flavour: Flavour::Base,
+        };
+        let mut args = args.iter();
+        while let Some(&arg) = args.next() {
+            match arg {
+                "--debug" => opts.flavour = Flavour::Debug,
+                "--minutes" | "--cpus" => {
+                    let Some(value) = args.next().and_then(|v| v.parse::<u64>().ok()) else {
+                        bail!("{arg} needs a positive number");
+                    };
+                    if value == 0 {
+                        bail!("{arg} needs a positive number");
+                    }
+                    if arg == "--minutes" {
+                        opts.minutes = value;
+                    } else {
+                        opts.cpus = u32::try_from(value)?;
+                    }
+                }
+                _ => bail!("soak: unknown option {arg}"),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
+    let stage = Stage::start("soak");
+    setup::run(sh, false)?;
+    let kernel = kernel::ensure(sh, opts.flavour)?;
+    build::module(sh, &kernel)?;
+    println!(
+        "soak: churn for {} min on {} vCPUs; the counts and throughput follow",
+        opts.minutes, opts.cpus
+    );
+    let outcome = churn_vm(
+        sh,
+        &kernel,
+        opts.cpus,
+        opts.minutes * 60,
+        vm::Console::Terminal,
+    )?;
+    let rc = std::fs::read_to_string(outcome.dir.join("selftests/churn.rc"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    let failed = usize::from(rc != Some(0)) + usize::from(!outcome.dmesg_alarms.is_empty());
+    println!("soak: {} passed, {failed} failed", 1 - failed.min(1));
+    if rc != Some(0) {
+        let stderr = util::tail(&outcome.dir.join("selftests/churn.stderr"), 5);
+        bail!("the churn failed (exit {rc:?}); stderr: {stderr}");
+    }
+    outcome.ensure_clean("the soak")?;
+    stage.done(format!("files in {}", outcome.dir.display()));
+    Ok(())
+}
+
+/// Builds the churn selftest and runs it for `secs` seconds in a VM with
+/// `cpus` vCPUs. The run directory holds `selftests/churn.{ktap,stderr,rc}`
+/// and `dmesg.log`, as `cargo xtask test` lays them out.
+pub fn churn_vm(
+    sh: &Shell,
+    kernel: &kernel::Kernel,
+    cpus: u32,
+    secs: u64,
+    console: vm::Console,
+) -> Result<vm::Outcome> {
+    let log = util::log_dir(sh)?.join("selftests-build.log");
+    util::run_logged(
+        cmd!(sh, "cargo build --release -p mydevice-selftests --bin churn"),
+        "cargo build -p mydevice-selftests --bin churn",
+        &log,
+    )?;
+    let churn = util::target_dir(sh).join("release/churn");
+    let name = format!("churn-{cpus}cpu");
+    vm::boot(
+        sh,
+        kernel,
+        vm::Run {
+            name: &name,
+            script: "soak.sh",
+            args: vec![
+                build::module_path().display().to_string(),
+                churn.display().to_string(),
+                secs.to_string(),
+            ],
+            timeout_secs: secs + OVERHEAD_SECS,
+            cpus,
+            console,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse() {
+        let o = Options::parse(&["--minutes", "30", "--cpus", "4", "--debug"]).unwrap();
+        assert_eq!((o.minutes, o.cpus, o.flavour), (30, 4, Flavour::Debug));
+        let o = Options::parse(&[]).unwrap();
+        assert_eq!((o.minutes, o.cpus, o.flavour), (10, 2, Flavour::Base));
+    }
+
+    #[test]
+    fn options_refuse_nonsense() {
+        for bad in [
+            &["--minutes"][..],
+            &["--minutes", "0"],
+            &["--minutes", "x"],
+            &["--cpus", "-1"],
+            &["--hours", "1"],
+        ] {
+            assert!(Options::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}
