@@ -104,7 +104,10 @@ pub fn churn_vm(
 ) -> Result<vm::Outcome> {
     let log = util::log_dir(sh)?.join("selftests-build.log");
     util::run_logged(
-        cmd!(sh, "cargo build --release -p mydevice-selftests --bin churn"),
+        cmd!(
+            sh,
+            "cargo build --release -p mydevice-selftests --bin churn"
+        ),
         "cargo build -p mydevice-selftests --bin churn",
         &log,
     )?;

@@ -393,6 +393,9 @@ mod tests {
         assert_eq!(scan_dmesg(&format!("{begins}{ends}{report}")).len(), 1);
         // Inside it, other reports still fail it.
         let warning = "[ 5.5] WARNING: CPU: 0 PID: 1 at foo.c:1\n[ 5.5] Call Trace:\n";
-        assert_eq!(scan_dmesg(&format!("{begins}{report}{warning}{ends}")).len(), 2);
+        assert_eq!(
+            scan_dmesg(&format!("{begins}{report}{warning}{ends}")).len(),
+            2
+        );
     }
 }
