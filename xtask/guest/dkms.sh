@@ -19,27 +19,12 @@ logs=$out/logs
 # DKMS needs the rustc that built the kernel: the one setup installed.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$HOME/.cargo/bin
 kver=$(uname -r)
-n=0
-failed=0
 mkdir -p "$logs"
 trap 'dmesg > "$out/dmesg.log"' EXIT
 exec > >(tee "$out/dkms.ktap")
 
-# check NAME COMMAND...: runs COMMAND with its output in LOG_DIR/NAME.log and
-# prints a KTAP line for it.
-check() {
-	local name=$1 start=$SECONDS
-	shift
-	n=$((n + 1))
-	if "$@" >"$logs/$name.log" 2>&1; then
-		echo "ok $n $name"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n $name"
-		sed 's/^/# /' "$logs/$name.log" | tail -n 20
-	fi
-	echo "# $name took $((SECONDS - start)) s"
-}
+# shellcheck source=ktap-check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ktap-check.sh"
 
 echo "TAP version 13"
 echo "1..10"
@@ -118,5 +103,4 @@ check probe_refuses_missing_metadata probe_refuses_missing_metadata "${probe:-/n
 check dpkg_remove_removes_the_module unloaded_and_removed
 check no_module_left test ! -e "/lib/modules/$kver/updates/dkms/mydevice.ko"
 
-echo "# $((n - failed)) passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

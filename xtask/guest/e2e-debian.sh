@@ -21,30 +21,10 @@ phase=$1 out=$2
 logs=$out/logs
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export DEBIAN_FRONTEND=noninteractive
-n=0
-failed=0
 mkdir -p "$logs"
 
-# check NAME COMMAND...: runs COMMAND with its output in logs/NAME.log and
-# prints a KTAP line for it.
-check() {
-	local name=$1 start=$SECONDS
-	shift
-	n=$((n + 1))
-	if "$@" >"$logs/$name.log" 2>&1; then
-		echo "ok $n $name"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n $name"
-		sed 's/^/# /' "$logs/$name.log" | tail -n 25
-	fi
-	echo "# $name took $((SECONDS - start)) s"
-}
-
-finish() {
-	echo "# $((n - failed)) passed, $failed failed"
-	[ "$failed" -eq 0 ]
-}
+# shellcheck source=ktap-check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ktap-check.sh"
 
 # --- install phase ---------------------------------------------------------
 

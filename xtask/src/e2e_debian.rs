@@ -97,9 +97,12 @@ fn e2e(sh: &Shell) -> Result<()> {
         sh.copy_file(deb, work.join("debs").join(name))
             .with_context(|| format!("copying {} into the root", deb.display()))?;
     }
-    let script = util::repo_root().join("xtask/guest/e2e-debian.sh");
-    sh.copy_file(&script, work.join("e2e-debian.sh"))
-        .context("copying the guest script into the root")?;
+    // The guest script and the KTAP helpers it sources from its directory.
+    for file in ["e2e-debian.sh", "ktap-check.sh"] {
+        let script = util::repo_root().join("xtask/guest").join(file);
+        sh.copy_file(&script, work.join(file))
+            .with_context(|| format!("copying {file} into the root"))?;
+    }
 
     let mut results = Results::default();
     let install = install_phase(sh, &root, &mut results)?;
