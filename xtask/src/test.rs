@@ -71,6 +71,22 @@ impl Suite {
         self.add(name, if ok { Outcome::Pass } else { Outcome::Fail });
     }
 
+    /// Fails the suite on any alarm in the guest's dmesg, and shows the
+    /// first ones.
+    fn check_dmesg(&mut self, outcome: &vm::Outcome) {
+        self.check(
+            "dmesg free of warnings, bugs and lockdep reports",
+            outcome.dmesg_alarms.is_empty(),
+        );
+        self.notes.extend(
+            outcome
+                .dmesg_alarms
+                .iter()
+                .take(20)
+                .map(|l| format!("dmesg: {l}")),
+        );
+    }
+
     fn passed(&self) -> usize {
         self.cases
             .iter()
@@ -232,17 +248,7 @@ fn guest(
                     .notes
                     .push(format!("the guest script exited {}", outcome.exit_code));
             }
-            vm_suite.check(
-                "dmesg free of warnings, bugs and lockdep reports",
-                outcome.dmesg_alarms.is_empty(),
-            );
-            vm_suite.notes.extend(
-                outcome
-                    .dmesg_alarms
-                    .iter()
-                    .take(20)
-                    .map(|l| format!("dmesg: {l}")),
-            );
+            vm_suite.check_dmesg(&outcome);
         }
         Err(err) => {
             vm_suite.check("VM boot", false);
@@ -331,17 +337,7 @@ fn churn_wide(sh: &Shell, kernel: &kernel::Kernel) -> Suite {
         Ok(outcome) => {
             let mut suite = selftest_suite(&outcome.dir, "churn", CHURN_WIDE_SECS + 120);
             suite.title = title;
-            suite.check(
-                "dmesg free of warnings, bugs and lockdep reports",
-                outcome.dmesg_alarms.is_empty(),
-            );
-            suite.notes.extend(
-                outcome
-                    .dmesg_alarms
-                    .iter()
-                    .take(20)
-                    .map(|l| format!("dmesg: {l}")),
-            );
+            suite.check_dmesg(&outcome);
             suite
         }
         Err(err) => {
@@ -400,17 +396,7 @@ fn packages(sh: &Shell, kernel: &kernel::Kernel) -> Suite {
             }
             suite.cases.extend(report.cases);
             suite.check("guest script exit code 0", outcome.exit_code == 0);
-            suite.check(
-                "dmesg free of warnings, bugs and lockdep reports",
-                outcome.dmesg_alarms.is_empty(),
-            );
-            suite.notes.extend(
-                outcome
-                    .dmesg_alarms
-                    .iter()
-                    .take(20)
-                    .map(|l| format!("dmesg: {l}")),
-            );
+            suite.check_dmesg(&outcome);
             if suite.failed() > 0 {
                 suite.notes.push(format!(
                     "step logs in {}",
