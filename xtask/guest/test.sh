@@ -3,12 +3,14 @@
 #
 # Guest side of `cargo xtask test`; runs as root inside the test VM.
 #
-# Usage: test.sh OUT MODULE BIN_DIR TIMEOUT LIST KMEMLEAK
+# Usage: test.sh OUT MODULE BIN_DIR TIMEOUT LIST ENV KMEMLEAK
 #   OUT      host directory shared read-write; every result goes there
 #   MODULE   path of mydevice.ko
 #   BIN_DIR  directory of the selftest binaries (target/release)
 #   TIMEOUT  seconds each selftest may take
 #   LIST     file naming the selftests to run, one per line
+#   ENV      file of `export MYDEVICE_...=...` lines for the selftests, such
+#            as a fuzz seed to replay
 #   KMEMLEAK "true" on a kernel with kmemleak: scan for leaks after the
 #            unload and write the report to kmemleak.log
 #
@@ -18,8 +20,10 @@
 # The script always ends by writing dmesg.log.
 
 set -u
-out=$1 ko=$2 bin_dir=$3 per_test=$4 list=$5 kmemleak=$6
+out=$1 ko=$2 bin_dir=$3 per_test=$4 list=$5 env=$6 kmemleak=$7
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# shellcheck source=/dev/null
+. "$env"
 export MYDEVICE_KO=$ko
 mkdir -p "$out/kunit" "$out/selftests"
 trap 'dmesg > "$out/dmesg.log"' EXIT

@@ -196,6 +196,29 @@ fn selftest_names(sh: &Shell, flavour: Flavour) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Host variables that are not the selftests' to read.
+const HOST_ONLY_VARS: &[&str] = &["MYDEVICE_CACHE", "MYDEVICE_KO"];
+
+/// The `MYDEVICE_*` variables of the host's environment, such as
+/// `MYDEVICE_FUZZ_SEED` or `MYDEVICE_FUZZ_ITERS`, as `export` lines for the
+/// guest: a seed printed by a failed run replays with
+/// `MYDEVICE_FUZZ_SEED=<seed> cargo xtask test`.
+fn selftest_env(vars: impl Iterator<Item = (String, String)>) -> Result<String> {
+    let mut lines = Vec::new();
+    for (key, value) in vars {
+        if !key.starts_with("MYDEVICE_") || HOST_ONLY_VARS.contains(&key.as_str()) {
+            continue;
+        }
+        if !util::shell_safe(&key) || !util::shell_safe(&value) {
+            bail!("{key}={value:?} cannot be passed to the guest: use letters, digits and ._+-:,");
+        }
+        println!("VM: the selftests get {key}={value}");
+        lines.push(format!("export {key}={value}\n"));
+    }
+    lines.sort();
+    Ok(lines.concat())
+}
+
 /// `timeout=` from `selftests/settings`, as kselftest reads it.
 fn per_test_timeout(sh: &Shell) -> u64 {
     sh.read_file(util::repo_root().join("selftests/settings"))
@@ -218,6 +241,8 @@ fn guest(
     // to the guest in a file beside it.
     let list = util::target_dir(sh).join("vm/test.list");
     sh.write_file(&list, names.join("\n") + "\n")?;
+    let env = util::target_dir(sh).join("vm/test.env");
+    sh.write_file(&env, selftest_env(std::env::vars())?)?;
     let dir = util::target_dir(sh).join("vm/test");
     let run = vm::Run {
         name: "test",
@@ -227,6 +252,7 @@ fn guest(
             bin_dir.display().to_string(),
             per_test.to_string(),
             list.display().to_string(),
+            env.display().to_string(),
             // The debug kernel has kmemleak: scan after the unload.
             (kernel.flavour == Flavour::Debug).to_string(),
         ],
@@ -498,4 +524,37 @@ fn print_summary(suites: &[Suite]) -> (usize, usize) {
     println!("===== total =====");
     println!("{passed} passed, {failed} failed");
     (passed, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn selftest_env_passes_only_the_selftests_variables() {
+        let env = selftest_env(vars(&[
+            ("MYDEVICE_FUZZ_SEED", "0x18ead18f475c881e"),
+            ("PATH", "/usr/bin"),
+            ("MYDEVICE_CACHE", "/var/cache/x"),
+            ("MYDEVICE_FUZZ_ITERS", "100000"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            env,
+            "export MYDEVICE_FUZZ_ITERS=100000\nexport MYDEVICE_FUZZ_SEED=0x18ead18f475c881e\n"
+        );
+    }
+
+    #[test]
+    fn selftest_env_refuses_what_the_shell_would_read() {
+        assert!(selftest_env(vars(&[("MYDEVICE_FUZZ_SEED", "1; reboot")])).is_err());
+        assert!(selftest_env(vars(&[("MYDEVICE_X", "")])).is_err());
+    }
 }
