@@ -76,6 +76,7 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
         &kernel,
         opts.cpus,
         opts.minutes * 60,
+        &[],
         vm::Console::Terminal,
     )?;
     let rc = std::fs::read_to_string(outcome.dir.join("selftests/churn.rc"))
@@ -93,13 +94,15 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
 }
 
 /// Builds the churn selftest and runs it for `secs` seconds in a VM with
-/// `cpus` vCPUs. The run directory holds `selftests/churn.{ktap,stderr,rc}`
-/// and `dmesg.log`, as `cargo xtask test` lays them out.
+/// `cpus` vCPUs, with the `VAR=VALUE` settings of `env` on top. The run
+/// directory holds `selftests/churn.{ktap,stderr,rc}` and `dmesg.log`, as
+/// `cargo xtask test` lays them out.
 pub fn churn_vm(
     sh: &Shell,
     kernel: &kernel::Kernel,
     cpus: u32,
     secs: u64,
+    env: &[&str],
     console: vm::Console,
 ) -> Result<vm::Outcome> {
     let log = util::log_dir(sh)?.join("selftests-build.log");
@@ -119,11 +122,14 @@ pub fn churn_vm(
         vm::Run {
             name: &name,
             script: "soak.sh",
-            args: vec![
+            args: [
                 build::module_path().display().to_string(),
                 churn.display().to_string(),
                 secs.to_string(),
-            ],
+            ]
+            .into_iter()
+            .chain(env.iter().map(|v| v.to_string()))
+            .collect(),
             timeout_secs: secs + OVERHEAD_SECS,
             cpus,
             console,

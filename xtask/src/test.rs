@@ -36,9 +36,12 @@ const DEBUG_PREFIX: &str = "debug_";
 const DEFAULT_TEST_TIMEOUT_SECS: u64 = 120;
 /// Boot, KUnit and unload time on top of the selftests' limits.
 const VM_OVERHEAD_SECS: u64 = 300;
-/// vCPUs of the second churn run, and how long its records stream.
+/// vCPUs of the second churn run, and how long its records stream. Its
+/// workers' logs are small, so that they also leave with a full log and are
+/// respawned, over and over: the main run's logs rarely fill.
 const CHURN_WIDE_CPUS: u32 = 4;
 const CHURN_WIDE_SECS: u64 = 12;
+const CHURN_WIDE_ENV: &[&str] = &["MYDEVICE_CHURN_LOG_WORDS=3000"];
 /// Time limit of the package test's boot. DKMS compiles the module inside
 /// the emulated guest, which takes minutes under TCG.
 const PACKAGES_TIMEOUT_SECS: u64 = 2100;
@@ -351,13 +354,17 @@ fn guest(
 /// The churn selftest again, in a boot with more vCPUs than the main one:
 /// more workers run truly at once.
 fn churn_wide(sh: &Shell, kernel: &kernel::Kernel) -> Suite {
-    println!("VM: the churn again on {CHURN_WIDE_CPUS} vCPUs");
+    println!(
+        "VM: the churn again on {CHURN_WIDE_CPUS} vCPUs, with {}",
+        CHURN_WIDE_ENV.join(" ")
+    );
     let title = format!("selftest churn on {CHURN_WIDE_CPUS} vCPUs");
     match soak::churn_vm(
         sh,
         kernel,
         CHURN_WIDE_CPUS,
         CHURN_WIDE_SECS,
+        CHURN_WIDE_ENV,
         vm::Console::Log,
     ) {
         Ok(outcome) => {

@@ -62,6 +62,9 @@
 //! is reported with its state from /proc/<pid>/stat and fails the test.
 //!
 //! `MYDEVICE_SOAK_SECS` sets the streaming time (default 12 s).
+//! `MYDEVICE_CHURN_LOG_WORDS` caps each worker's log, so that workers leave
+//! with a full log and are respawned all the time; the test then also
+//! requires that this happened.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
@@ -99,10 +102,14 @@ const H_REOPENS: usize = 8;
 const H_ATTEMPT: usize = 9;
 const H_ATTEMPT_AT: usize = 11;
 const H_CAUGHT: usize = 10;
+/// How many log words this incarnation may use (see [`log_limit`]).
+const H_LOG_LIMIT: usize = 12;
 /// A reader's read(2) buffer: one record.
 const H_BUF: usize = 16;
 const H_LOG: usize = 32;
 const LOG_WORDS: usize = SLOT_WORDS - H_LOG;
+/// Log words of one write: first seq and count, clock before and after.
+const WRITE_LOG_WORDS: usize = 3;
 
 /// Error kinds a worker reports (in the high half of `H_ERR`).
 const ERR_OPEN: u64 = 1;
@@ -194,17 +201,23 @@ impl Slot<'_> {
         self.add(H_ERRS, 1);
     }
 
-    /// Appends `words` to the log and publishes them; false if it is full.
-    fn log(&self, words: &[u64]) -> bool {
+    /// Whether the log has room for `words` more words. A worker checks
+    /// before each read or write, and leaves (to be respawned with an empty
+    /// log) when it has not: a record read or written that it could not log
+    /// would count as lost.
+    fn has_room(&self, words: usize) -> bool {
+        self.get(H_COUNT) as usize + words <= self.get(H_LOG_LIMIT) as usize
+    }
+
+    /// Appends `words` to the log and publishes them. The caller made sure
+    /// of the room with [`Slot::has_room`].
+    fn log(&self, words: &[u64]) {
         let n = self.get(H_COUNT) as usize;
-        if n + words.len() > LOG_WORDS {
-            return false;
-        }
+        assert!(self.has_room(words.len()), "worker log overflow");
         for (i, &v) in words.iter().enumerate() {
             self.w[H_LOG + n + i].store(v, SeqCst);
         }
         self.set(H_COUNT, (n + words.len()) as u64);
-        true
     }
 
     fn log_words(&self) -> Vec<u64> {
@@ -229,11 +242,12 @@ impl Slot<'_> {
         }
     }
 
-    fn reset(&self, id: u32) {
+    fn reset(&self, id: u32, log_limit: usize) {
         for i in 0..H_LOG {
             self.set(i, 0);
         }
         self.set(H_ID, u64::from(id));
+        self.set(H_LOG_LIMIT, log_limit as u64);
     }
 }
 
@@ -306,6 +320,9 @@ fn writer(sh: &Shared, slot: usize) -> i32 {
         let Some(d) = dev.as_ref().filter(|_| !sh.stopping()) else {
             return 0;
         };
+        if !s.has_room(WRITE_LOG_WORDS) {
+            return 0;
+        }
         let n = 1 + rng.below(MAX_BATCH as u64) as u32;
         let batch: Vec<u8> = (seq..seq + n).flat_map(|q| record(id, q)).collect();
         let before = sh.tick();
@@ -314,9 +331,7 @@ fn writer(sh: &Shared, slot: usize) -> i32 {
         match d.write(&batch) {
             Ok(k) if k == batch.len() => {
                 let after = sh.tick();
-                if !s.log(&[u64::from(seq) << 32 | u64::from(n), before, after]) {
-                    return 0;
-                }
+                s.log(&[u64::from(seq) << 32 | u64::from(n), before, after]);
                 s.add(H_CALLS, 1);
                 s.add(H_BYTES, k as u64);
                 seq += n;
@@ -356,6 +371,9 @@ fn reader(sh: &Shared, slot: usize, poll: bool) -> i32 {
         let Some(d) = dev.as_ref().filter(|_| !sh.stopping()) else {
             return 0;
         };
+        if !s.has_room(1) {
+            return 0;
+        }
         s.clear_buf();
         let before = sh.g(G_TEAR_FINISHED).load(SeqCst);
         let r = sys::read_raw(d.fd(), s.buf_addr, RECORD);
@@ -372,11 +390,7 @@ fn reader(sh: &Shared, slot: usize, poll: bool) -> i32 {
                 s.add(H_CALLS, 1);
                 s.add(H_BYTES, k as u64);
                 match (k == RECORD).then(|| parse(&s.buf())).flatten() {
-                    Some((w, q)) => {
-                        if !s.log(&[u64::from(w) << 32 | u64::from(q)]) {
-                            return 0;
-                        }
-                    }
+                    Some((w, q)) => s.log(&[u64::from(w) << 32 | u64::from(q)]),
                     None if after > before => s.add(H_TORN_OK, 1),
                     None => s.error(ERR_TORN, k as u64),
                 }
@@ -512,6 +526,8 @@ struct Worker {
 
 struct Churn<'a> {
     sh: &'a Shared,
+    /// Log words per worker incarnation.
+    log_limit: usize,
     workers: Vec<Worker>,
     next_id: u32,
     totals: Totals,
@@ -521,7 +537,7 @@ impl Churn<'_> {
     fn start(&mut self, slot: usize) -> TestResult {
         let id = self.next_id;
         self.next_id += 1;
-        self.sh.slot(slot).reset(id);
+        self.sh.slot(slot).reset(id, self.log_limit);
         let kind = self.workers[slot].kind;
         let sh = self.sh;
         let child = spawn(move |_| match kind {
@@ -562,7 +578,6 @@ impl Churn<'_> {
         tot.caught += s.get(H_CAUGHT);
         tot.reopens += s.get(H_REOPENS);
         let log = s.log_words();
-        let full = log.len() + 2 > LOG_WORDS;
         match w.kind {
             Kind::Writer => {
                 tot.write_calls += s.get(H_CALLS);
@@ -584,7 +599,7 @@ impl Churn<'_> {
                     wl.in_flight_at = s.get(H_ATTEMPT_AT);
                 }
                 tot.writers.insert(id, wl);
-                if full && exit == Exit::Code(0) {
+                if !s.has_room(WRITE_LOG_WORDS) && exit == Exit::Code(0) {
                     tot.log_full_exits += 1;
                 }
             }
@@ -615,7 +630,7 @@ impl Churn<'_> {
                     }
                 }
                 tot.reads.extend(recs);
-                if full && exit == Exit::Code(0) {
+                if !s.has_room(1) && exit == Exit::Code(0) {
                     tot.log_full_exits += 1;
                 }
             }
@@ -793,6 +808,17 @@ fn control(
     Ok(())
 }
 
+/// Log words a worker incarnation may fill before it leaves and is
+/// respawned: `MYDEVICE_CHURN_LOG_WORDS` (at least 64), or all of its slot.
+/// A small limit makes workers leave on a full log all the time, which tests
+/// that no record goes unaccounted then.
+fn log_limit() -> Option<usize> {
+    std::env::var("MYDEVICE_CHURN_LOG_WORDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map(|n| n.clamp(64, LOG_WORDS))
+}
+
 fn soak_secs() -> u64 {
     std::env::var("MYDEVICE_SOAK_SECS")
         .ok()
@@ -828,8 +854,10 @@ fn churn(t: &mut T, writers: usize, readers: usize, secs: u64) -> TestResult {
         "{writers} writers, {readers} readers, {secs} s, seed {seed:#x}"
     ));
     let mut rng = Rng(seed);
+    let limit = log_limit();
     let mut c = Churn {
         sh: &sh,
+        log_limit: limit.unwrap_or(LOG_WORDS),
         workers: kinds
             .iter()
             .map(|&kind| Worker {
@@ -1090,6 +1118,13 @@ fn churn(t: &mut T, writers: usize, readers: usize, secs: u64) -> TestResult {
         ops.signals
     );
     expect!(t, ops.kills > 0, "no worker was killed");
+    if let Some(limit) = limit {
+        expect!(
+            t,
+            tot.log_full_exits > 0,
+            "no worker filled its log of {limit} words (MYDEVICE_CHURN_LOG_WORDS)"
+        );
+    }
     let delivered = tot.reads.len() as u64;
     t.diag(format!(
         "records: {confirmed} stored, {delivered} read intact ({} recovered from killed readers, \
@@ -1119,9 +1154,15 @@ fn churn(t: &mut T, writers: usize, readers: usize, secs: u64) -> TestResult {
         tot.observer_rounds
     ));
     t.diag(format!(
-        "signals: {} SIGUSR1 sent, {} caught, {} EINTR retried; {} SIGKILL; {} workers started; \
-         {} reopens after a hangup",
-        ops.signals, tot.caught, tot.eintr, ops.kills, tot.incarnations, tot.reopens
+        "signals: {} SIGUSR1 sent, {} caught, {} EINTR retried; {} SIGKILL; {} workers started \
+         ({} after filling their log); {} reopens after a hangup",
+        ops.signals,
+        tot.caught,
+        tot.eintr,
+        ops.kills,
+        tot.incarnations,
+        tot.log_full_exits,
+        tot.reopens
     ));
     Ok(())
 }
