@@ -16,6 +16,7 @@ use crate::build;
 use crate::kernel;
 use crate::kernel::Flavour;
 use crate::setup;
+use crate::test;
 use crate::util;
 use crate::util::Stage;
 use crate::vm;
@@ -71,12 +72,20 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
         "soak: churn for {} min on {} vCPUs; the counts and throughput follow",
         opts.minutes, opts.cpus
     );
+    // As for `cargo xtask test`, the host's MYDEVICE_* variables (e.g.
+    // MYDEVICE_CHURN_LOG_WORDS) reach the churn; --minutes sets the time.
+    let env = test::selftest_env(std::env::vars())?;
+    let env: Vec<&str> = env
+        .iter()
+        .map(String::as_str)
+        .filter(|var| !var.starts_with("MYDEVICE_SOAK_SECS="))
+        .collect();
     let outcome = churn_vm(
         sh,
         &kernel,
         opts.cpus,
         opts.minutes * 60,
-        &[],
+        &env,
         vm::Console::Terminal,
     )?;
     let rc = std::fs::read_to_string(outcome.dir.join("selftests/churn.rc"))

@@ -203,11 +203,11 @@ fn selftest_names(sh: &Shell, flavour: Flavour) -> Result<Vec<String>> {
 const HOST_ONLY_VARS: &[&str] = &["MYDEVICE_CACHE", "MYDEVICE_KO"];
 
 /// The `MYDEVICE_*` variables of the host's environment, such as
-/// `MYDEVICE_FUZZ_SEED` or `MYDEVICE_FUZZ_ITERS`, as `export` lines for the
-/// guest: a seed printed by a failed run replays with
+/// `MYDEVICE_FUZZ_SEED` or `MYDEVICE_FUZZ_ITERS`, as sorted `KEY=VALUE`
+/// strings for the guest: a seed printed by a failed run replays with
 /// `MYDEVICE_FUZZ_SEED=<seed> cargo xtask test`.
-fn selftest_env(vars: impl Iterator<Item = (String, String)>) -> Result<String> {
-    let mut lines = Vec::new();
+pub fn selftest_env(vars: impl Iterator<Item = (String, String)>) -> Result<Vec<String>> {
+    let mut env = Vec::new();
     for (key, value) in vars {
         if !key.starts_with("MYDEVICE_") || HOST_ONLY_VARS.contains(&key.as_str()) {
             continue;
@@ -216,10 +216,10 @@ fn selftest_env(vars: impl Iterator<Item = (String, String)>) -> Result<String> 
             bail!("{key}={value:?} cannot be passed to the guest: use letters, digits and ._+-:,");
         }
         println!("VM: the selftests get {key}={value}");
-        lines.push(format!("export {key}={value}\n"));
+        env.push(format!("{key}={value}"));
     }
-    lines.sort();
-    Ok(lines.concat())
+    env.sort();
+    Ok(env)
 }
 
 /// `timeout=` from `selftests/settings`, as kselftest reads it.
@@ -245,7 +245,11 @@ fn guest(
     let list = util::target_dir(sh).join("vm/test.list");
     sh.write_file(&list, names.join("\n") + "\n")?;
     let env = util::target_dir(sh).join("vm/test.env");
-    sh.write_file(&env, selftest_env(std::env::vars())?)?;
+    let exports: String = selftest_env(std::env::vars())?
+        .iter()
+        .map(|var| format!("export {var}\n"))
+        .collect();
+    sh.write_file(&env, exports)?;
     let dir = util::target_dir(sh).join("vm/test");
     let run = vm::Run {
         name: "test",
@@ -555,7 +559,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             env,
-            "export MYDEVICE_FUZZ_ITERS=100000\nexport MYDEVICE_FUZZ_SEED=0x18ead18f475c881e\n"
+            [
+                "MYDEVICE_FUZZ_ITERS=100000",
+                "MYDEVICE_FUZZ_SEED=0x18ead18f475c881e"
+            ]
         );
     }
 
