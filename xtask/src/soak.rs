@@ -17,6 +17,7 @@ use crate::kernel;
 use crate::kernel::Flavour;
 use crate::setup;
 use crate::test;
+use crate::test::Suite;
 use crate::util;
 use crate::util::Stage;
 use crate::vm;
@@ -69,7 +70,7 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
     let kernel = kernel::ensure(sh, opts.flavour)?;
     build::module(sh, &kernel)?;
     println!(
-        "soak: churn for {} min on {} vCPUs; the counts and throughput follow",
+        "soak: churn for {} min on {} vCPUs; its KTAP, with the counts and throughput, follows",
         opts.minutes, opts.cpus
     );
     // As for `cargo xtask test`, the host's MYDEVICE_* variables (e.g.
@@ -80,40 +81,66 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
         .map(String::as_str)
         .filter(|var| !var.starts_with("MYDEVICE_SOAK_SECS="))
         .collect();
-    let outcome = churn_vm(
+    let suite = churn_suite(
         sh,
         &kernel,
-        opts.cpus,
-        opts.minutes * 60,
-        &env,
-        vm::Console::Terminal,
-    )?;
-    let rc = std::fs::read_to_string(outcome.dir.join("selftests/churn.rc"))
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok());
-    let failed = usize::from(rc != Some(0)) + usize::from(!outcome.dmesg_alarms.is_empty());
-    println!("soak: {} passed, {failed} failed", 1 - failed.min(1));
-    if rc != Some(0) {
-        let stderr = util::tail(&outcome.dir.join("selftests/churn.stderr"), 5);
-        bail!("the churn failed (exit {rc:?}); stderr: {stderr}");
+        format!(
+            "soak: churn for {} min on {} vCPUs",
+            opts.minutes, opts.cpus
+        ),
+        ChurnRun {
+            cpus: opts.cpus,
+            secs: opts.minutes * 60,
+            env: &env,
+            console: vm::Console::Terminal,
+        },
+    );
+    let (passed, failed) = test::print_summary(&[suite]);
+    if failed > 0 || passed == 0 {
+        bail!(
+            "the soak failed; its files are in target/vm/churn-{}cpu",
+            opts.cpus
+        );
     }
-    outcome.ensure_clean("the soak")?;
-    stage.done(format!("files in {}", outcome.dir.display()));
+    stage.done(format!("{passed} passed"));
     Ok(())
 }
 
-/// Builds the churn selftest and runs it for `secs` seconds in a VM with
-/// `cpus` vCPUs, with the `VAR=VALUE` settings of `env` on top. The run
-/// directory holds `selftests/churn.{ktap,stderr,rc}` and `dmesg.log`, as
-/// `cargo xtask test` lays them out.
-pub fn churn_vm(
-    sh: &Shell,
-    kernel: &kernel::Kernel,
-    cpus: u32,
-    secs: u64,
-    env: &[&str],
-    console: vm::Console,
-) -> Result<vm::Outcome> {
+/// How to run the churn in a VM.
+pub struct ChurnRun<'a> {
+    pub cpus: u32,
+    /// How long the records stream.
+    pub secs: u64,
+    /// `VAR=VALUE` settings for the churn.
+    pub env: &'a [&'a str],
+    pub console: vm::Console,
+}
+
+/// Builds the churn selftest, runs it in a VM as `run` says, and returns its
+/// suite: the churn's results, its exit code and the guest's dmesg.
+pub fn churn_suite(sh: &Shell, kernel: &kernel::Kernel, title: String, run: ChurnRun<'_>) -> Suite {
+    let secs = run.secs;
+    match churn_vm(sh, kernel, run) {
+        Ok(outcome) => {
+            // The churn's own limit: the streaming time and two minutes.
+            let mut suite = test::selftest_suite(&outcome.dir, "churn", secs + 120);
+            suite.title = title;
+            suite.check_dmesg(&outcome);
+            suite
+        }
+        Err(err) => {
+            let mut suite = Suite::new(title);
+            suite.check("VM boot", false);
+            suite.notes.push(format!("{err:#}"));
+            suite
+        }
+    }
+}
+
+/// Builds the churn selftest and runs it in a VM. The run directory
+/// `target/vm/churn-<cpus>cpu/` holds `selftests/churn.{ktap,stderr,rc}` and
+/// `dmesg.log`, as `cargo xtask test` lays them out.
+fn churn_vm(sh: &Shell, kernel: &kernel::Kernel, run: ChurnRun<'_>) -> Result<vm::Outcome> {
     let log = util::log_dir(sh)?.join("selftests-build.log");
     util::run_logged(
         cmd!(
@@ -124,7 +151,7 @@ pub fn churn_vm(
         &log,
     )?;
     let churn = util::target_dir(sh).join("release/churn");
-    let name = format!("churn-{cpus}cpu");
+    let name = format!("churn-{}cpu", run.cpus);
     vm::boot(
         sh,
         kernel,
@@ -134,14 +161,14 @@ pub fn churn_vm(
             args: [
                 build::module_path().display().to_string(),
                 churn.display().to_string(),
-                secs.to_string(),
+                run.secs.to_string(),
             ]
             .into_iter()
-            .chain(env.iter().map(|v| v.to_string()))
+            .chain(run.env.iter().map(|v| v.to_string()))
             .collect(),
-            timeout_secs: secs + OVERHEAD_SECS,
-            cpus,
-            console,
+            timeout_secs: run.secs + OVERHEAD_SECS,
+            cpus: run.cpus,
+            console: run.console,
         },
     )
 }

@@ -47,15 +47,15 @@ const CHURN_WIDE_ENV: &[&str] = &["MYDEVICE_CHURN_LOG_WORDS=3000"];
 const PACKAGES_TIMEOUT_SECS: u64 = 2100;
 
 /// A group of results with its own summary line.
-struct Suite {
-    title: String,
+pub struct Suite {
+    pub title: String,
     cases: Vec<Case>,
     /// Extra lines shown under the suite, e.g. stderr of a failed test.
-    notes: Vec<String>,
+    pub notes: Vec<String>,
 }
 
 impl Suite {
-    fn new(title: impl Into<String>) -> Suite {
+    pub fn new(title: impl Into<String>) -> Suite {
         Suite {
             title: title.into(),
             cases: Vec::new(),
@@ -70,13 +70,13 @@ impl Suite {
         });
     }
 
-    fn check(&mut self, name: impl Into<String>, ok: bool) {
+    pub fn check(&mut self, name: impl Into<String>, ok: bool) {
         self.add(name, if ok { Outcome::Pass } else { Outcome::Fail });
     }
 
     /// Fails the suite on any alarm in the guest's dmesg, and shows the
     /// first ones.
-    fn check_dmesg(&mut self, outcome: &vm::Outcome) {
+    pub fn check_dmesg(&mut self, outcome: &vm::Outcome) {
         self.check(
             "dmesg free of warnings, bugs and lockdep reports",
             outcome.dmesg_alarms.is_empty(),
@@ -362,28 +362,17 @@ fn churn_wide(sh: &Shell, kernel: &kernel::Kernel) -> Suite {
         "VM: the churn again on {CHURN_WIDE_CPUS} vCPUs, with {}",
         CHURN_WIDE_ENV.join(" ")
     );
-    let title = format!("selftest churn on {CHURN_WIDE_CPUS} vCPUs");
-    match soak::churn_vm(
+    soak::churn_suite(
         sh,
         kernel,
-        CHURN_WIDE_CPUS,
-        CHURN_WIDE_SECS,
-        CHURN_WIDE_ENV,
-        vm::Console::Log,
-    ) {
-        Ok(outcome) => {
-            let mut suite = selftest_suite(&outcome.dir, "churn", CHURN_WIDE_SECS + 120);
-            suite.title = title;
-            suite.check_dmesg(&outcome);
-            suite
-        }
-        Err(err) => {
-            let mut suite = Suite::new(title);
-            suite.check("VM boot", false);
-            suite.notes.push(format!("{err:#}"));
-            suite
-        }
-    }
+        format!("selftest churn on {CHURN_WIDE_CPUS} vCPUs"),
+        soak::ChurnRun {
+            cpus: CHURN_WIDE_CPUS,
+            secs: CHURN_WIDE_SECS,
+            env: CHURN_WIDE_ENV,
+            console: vm::Console::Log,
+        },
+    )
 }
 
 /// The package test: builds both .debs, then in a second boot installs them
@@ -454,7 +443,7 @@ fn read_rc(path: &Path) -> Option<i32> {
 }
 
 /// The suite of one selftest program, from its KTAP output and exit code.
-fn selftest_suite(dir: &Path, name: &str, per_test: u64) -> Suite {
+pub fn selftest_suite(dir: &Path, name: &str, per_test: u64) -> Suite {
     let mut suite = Suite::new(format!("selftest {name}"));
     let base = dir.join("selftests").join(name);
     let ktap_file = base.with_extension("ktap");
@@ -510,7 +499,7 @@ fn selftest_suite(dir: &Path, name: &str, per_test: u64) -> Suite {
 }
 
 /// Prints each suite's non-passing cases and counts; returns the totals.
-fn print_summary(suites: &[Suite]) -> (usize, usize) {
+pub fn print_summary(suites: &[Suite]) -> (usize, usize) {
     println!();
     println!("===== summary =====");
     let (mut passed, mut failed) = (0, 0);

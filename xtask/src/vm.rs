@@ -1,9 +1,9 @@
 //! The VM runner: boots the test kernel with virtme-ng and runs a guest script.
 //!
-//! The guest runs as root with 2 vCPUs (unless a run asks for more) and 2 GiB, under a host-side
-//! `timeout`. Its scripts live in `xtask/guest/`; each gets a host directory
-//! under `target/vm/<name>/`, shared read-write, as its first argument and
-//! writes its dmesg to `dmesg.log` there. The host scans that log for
+//! The guest runs as root with 2 GiB and 2 vCPUs (a run may ask for more),
+//! under a host-side `timeout`. Its scripts live in `xtask/guest/`; each
+//! gets a host directory under `target/vm/<name>/`, shared read-write, as its
+//! first argument and writes its dmesg to `dmesg.log` there. The host scans that log for
 //! warnings, bugs and lockdep reports. Whether KVM works is probed once per
 //! machine; the verdict is cached in `<cache>/kvm-verdict`.
 
