@@ -147,9 +147,12 @@ impl Child {
                 return Ok(e);
             }
             if Instant::now() >= end {
+                // Where it is stuck tells a lost wakeup (asleep in the
+                // driver) from a slow machine (running).
+                let whereabouts = crate::task::describe(self.pid);
                 self.kill_and_reap();
                 return Err(Failure::fail(format!(
-                    "child {} still running after {:?}; killed it",
+                    "child {} still running after {:?} ({whereabouts}); killed it",
                     self.pid, timeout
                 )));
             }
@@ -256,9 +259,12 @@ pub fn wait_all(
             return Ok(());
         }
         if Instant::now() >= end {
-            let stuck: Vec<i32> = children
+            let stuck: Vec<String> = children
                 .iter_mut()
-                .filter_map(|c| c.running().then_some(c.pid))
+                .filter_map(|c| {
+                    c.running()
+                        .then(|| format!("{} ({})", c.pid, crate::task::describe(c.pid)))
+                })
                 .collect();
             for c in children.iter_mut() {
                 c.kill_and_reap();

@@ -23,6 +23,22 @@ pub fn state(pid: i32) -> Result<char, Failure> {
         .ok_or_else(|| Failure::fail(format!("/proc/{pid}/stat: no state field")))
 }
 
+/// Where the task is, for a failure message: its state, its wait channel
+/// and, for root, its kernel stack (`/proc/<pid>/stack`), on one line.
+pub fn describe(pid: i32) -> String {
+    let state = state(pid).map_or_else(|_| "?".to_string(), |c| c.to_string());
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    let stack = std::fs::read_to_string(format!("/proc/{pid}/stack"))
+        .map(|s| {
+            s.lines()
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .collect::<Vec<_>>()
+                .join(" < ")
+        })
+        .unwrap_or_default();
+    format!("state {state}, wchan {wchan:?}, stack [{stack}]")
+}
+
 /// `utime + stime` of the task, in clock ticks (fields 14 and 15).
 pub fn cpu_ticks(pid: i32) -> Result<u64, Failure> {
     let f = stat_fields(pid)?;

@@ -103,7 +103,10 @@ fn rmmod_refused_while_readers_writers_and_pollers_sleep(t: &mut T) -> TestResul
     wait_waiters(2, 0)?;
     wait_sleeping(rpoll.pid)?;
     expect_unload_refused(t, "two readers and a poller");
-    let data = pattern(90, 128);
+    // A third record stays behind, so that the poller, which may look only
+    // after both readers took theirs, still finds data: poll is level
+    // triggered, as on a pipe.
+    let data = pattern(90, 192);
     dev.write_all(&data)?;
     let mut got = Vec::new();
     for r in readers.iter_mut() {
@@ -112,18 +115,24 @@ fn rmmod_refused_while_readers_writers_and_pollers_sleep(t: &mut T) -> TestResul
         got.push(chunk);
     }
     got.sort();
-    let mut want = vec![data[..64].to_vec(), data[64..].to_vec()];
+    let mut want = vec![data[..64].to_vec(), data[64..128].to_vec()];
     want.sort();
     expect!(
         t,
         got == want,
-        "the woken readers did not get the two halves of the data"
+        "the woken readers did not get the first two thirds of the data"
     );
     let ev = revents(&mut rpoll)?;
     expect!(
         t,
         ev & libc::POLLIN != 0,
         "read poller woke with {ev:#x}, no POLLIN"
+    );
+    expect_eq!(
+        t,
+        dev.read(4096),
+        Ok(data[128..].to_vec()),
+        "the record left for the poller"
     );
 
     // Writers and a poller asleep on the full device.
