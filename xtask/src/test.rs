@@ -3,9 +3,10 @@
 //! It brings up everything that is missing (setup, kernel, module), runs the
 //! host checks, builds the selftests, and then makes one VM boot that runs
 //! the `module_lifecycle` selftest, loads the module, collects the KUnit
-//! results, runs the other selftests and unloads the module. It prints a
-//! summary per suite and a total, and fails on any failure, skip or missing
-//! result.
+//! results, runs the other selftests and unloads the module. On the base
+//! kernel two more boots follow: the churn on 4 vCPUs, and the packages
+//! with DKMS. It prints a summary per suite and a total, and fails on any
+//! failure, skip or missing result.
 
 use std::path::Path;
 
