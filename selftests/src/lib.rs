@@ -11,6 +11,7 @@ pub mod child;
 pub mod device;
 pub mod harness;
 pub mod record;
+pub mod rng;
 pub mod sys;
 pub mod task;
 
@@ -21,6 +22,7 @@ pub use device::{diff, parse_proc, pattern, probe, proc_map, proc_text, reset_de
 pub use harness::{
     run, Context, Failure, Suite, Test, TestResult, DEFAULT_TIMEOUT, DEVICE_SUITE, T,
 };
+pub use rng::Rng;
 pub use sys::{Errno, SysResult};
 
 /// How long a helper waits for a child to reach an expected state.

@@ -73,8 +73,8 @@ use std::time::{Duration, Instant};
 use mydevice_abi::{MydevStats, MYDEV_BUFFER_MAX, MYDEV_FLAG_HUNG_UP};
 use mydevice_selftests::record::{parse, record, RECORD};
 use mydevice_selftests::{
-    expect, expect_eq, proc_map, spawn, sys, task, Child, Context, Dev, Errno, Exit, TestResult,
-    DEVICE_SUITE, T,
+    expect, expect_eq, proc_map, spawn, sys, task, Child, Context, Dev, Errno, Exit, Rng,
+    TestResult, DEVICE_SUITE, T,
 };
 
 /// The largest write: four records. The capacity never goes below it.
@@ -248,22 +248,6 @@ impl Slot<'_> {
         }
         self.set(H_ID, u64::from(id));
         self.set(H_LOG_LIMIT, log_limit as u64);
-    }
-}
-
-/// A xorshift64 generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

@@ -6,7 +6,8 @@
 use std::collections::VecDeque;
 
 use mydevice_selftests::{
-    diff, expect, expect_eq, pattern, sys, test, Context, Dev, Failure, TestResult, DEVICE_SUITE, T,
+    diff, expect, expect_eq, pattern, sys, test, Context, Dev, Failure, Rng, TestResult,
+    DEVICE_SUITE, T,
 };
 
 /// An address in the kernel half on 64-bit machines.
@@ -246,18 +247,6 @@ fn write_straddling_fault_stores_exact_count(t: &mut T) -> TestResult {
     Ok(())
 }
 
-/// A small deterministic random number generator (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 // A random mix of good and faulting reads and writes keeps the byte stream exact.
 fn stream_stays_intact_across_faults(t: &mut T) -> TestResult {
     let dev = Dev::rw_nonblock().context("open")?;
@@ -270,8 +259,8 @@ fn stream_stays_intact_across_faults(t: &mut T) -> TestResult {
     let mut errors = 0;
     for step in 0..400 {
         let used = model.len();
-        let op = rng.below(6);
-        let len = 1 + rng.below(600);
+        let op = rng.index(6);
+        let len = 1 + rng.index(600);
         let r: Result<(), String> = match op {
             0 | 1 => {
                 seed += 1;
@@ -300,7 +289,7 @@ fn stream_stays_intact_across_faults(t: &mut T) -> TestResult {
                 Err(e) => Err(format!("read of {len} with {used} used: {e}")),
             },
             3 => {
-                let (addr, what) = bad_buffers(&none)[rng.below(3)];
+                let (addr, what) = bad_buffers(&none)[rng.index(3)];
                 match (
                     sys::read_raw(dev.fd(), addr, len),
                     sys::write_raw(dev.fd(), addr, len),
@@ -320,7 +309,7 @@ fn stream_stays_intact_across_faults(t: &mut T) -> TestResult {
                 }
             }
             4 => {
-                let valid = 1 + rng.below(len);
+                let valid = 1 + rng.index(len);
                 match sys::read_raw(dev.fd(), s.at(valid), len) {
                     Ok(k) if k <= valid && k <= used && k > 0 => {
                         let want: Vec<u8> = model.drain(..k).collect();
@@ -338,7 +327,7 @@ fn stream_stays_intact_across_faults(t: &mut T) -> TestResult {
                 }
             }
             _ => {
-                let valid = 1 + rng.below(len);
+                let valid = 1 + rng.index(len);
                 seed += 1;
                 let src = pattern(seed, valid);
                 s.fill(valid, &src);

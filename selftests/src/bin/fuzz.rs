@@ -22,7 +22,7 @@ use mydevice_abi::{
     FIONREAD, MYDEV_BUFFER_MAX, MYDEV_CLEAR, MYDEV_HANGUP, MYDEV_RESIZE, MYDEV_STATS, MYDEV_STATUS,
 };
 use mydevice_selftests::{
-    ensure, parse_proc, proc_text, sys, test, Context, Dev, Errno, Failure, TestResult,
+    ensure, parse_proc, proc_text, sys, test, Context, Dev, Errno, Failure, Rng, TestResult,
     DEVICE_SUITE, T,
 };
 
@@ -32,26 +32,6 @@ const KERNEL_ADDR: usize = 0xffff_8880_0000_0000;
 const DEFAULT_ITERS: u64 = 15000;
 /// Magic numbers of ioctls that the VFS handles itself, before the driver.
 const VFS_MAGICS: [u32; 6] = [0x00, 0x15, 0x54, 0x58, 0x66, 0x94];
-
-/// A xorshift64 generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len() as u64) as usize]
-    }
-}
 
 fn ioc(dir: u32, magic: u32, nr: u32, size: u32) -> u32 {
     dir << 30 | (size & 0x3fff) << 16 | magic << 8 | nr
@@ -164,7 +144,7 @@ fn pointer_of(rng: &mut Rng, a: &Arena, len: usize, kind: u64) -> (usize, &'stat
             a.edge() - rng.below(len.clamp(1, room) as u64) as usize,
             "straddling",
         ),
-        _ => ((rng.next() as usize) | 1 << 63, "random kernel-half"),
+        _ => ((rng.next_u64() as usize) | 1 << 63, "random kernel-half"),
     }
 }
 
@@ -414,7 +394,7 @@ impl Fuzz {
     /// One non-blocking write, checked against the model.
     fn write(&mut self, rng: &mut Rng, which: Fd, ptr: usize, len: usize) -> Result<(), String> {
         let src: Vec<u8> = (0..len.min(self.a.valid(ptr)))
-            .map(|_| rng.next() as u8)
+            .map(|_| rng.next_u64() as u8)
             .collect();
         self.a.fill(ptr, &src);
         let got = sys::write_raw(self.fd(which), ptr, len);
@@ -641,7 +621,7 @@ fn random_steps_match_the_model(t: &mut T) -> TestResult {
                 let cmd: u64 = match rng.below(4) {
                     0 => u64::from(rng.pick(&known)),
                     // The kernel takes the command as a 32-bit number.
-                    1 => u64::from(rng.pick(&known)) | rng.next() << 32,
+                    1 => u64::from(rng.pick(&known)) | rng.next_u64() << 32,
                     2 => u64::from(ioc(
                         rng.below(4) as u32,
                         u32::from(b'M'),
@@ -649,7 +629,7 @@ fn random_steps_match_the_model(t: &mut T) -> TestResult {
                         rng.below(0x4000) as u32,
                     )),
                     _ => loop {
-                        let c = rng.next() as u32;
+                        let c = rng.next_u64() as u32;
                         if !VFS_MAGICS.contains(&(c >> 8 & 0xff)) && c >> 8 & 0xff != 0x4d {
                             foreign += 1;
                             break u64::from(c);
