@@ -270,37 +270,25 @@ pub struct Mapping {
 impl Mapping {
     /// Maps `pages` readable and writable pages.
     pub fn new(pages: usize) -> SysResult<Self> {
-        let len = pages * page_size();
-        // SAFETY: An anonymous private mapping at a kernel-chosen address.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(Errno::last());
-        }
-        Ok(Mapping {
-            addr: p as usize,
-            len,
-        })
+        Self::anonymous(pages, libc::MAP_PRIVATE)
     }
 
     /// Maps `pages` readable and writable pages shared with forked children.
     pub fn shared(pages: usize) -> SysResult<Self> {
+        Self::anonymous(pages, libc::MAP_SHARED)
+    }
+
+    /// Maps `pages` anonymous readable and writable pages, `MAP_PRIVATE` or
+    /// `MAP_SHARED` as `sharing` says.
+    fn anonymous(pages: usize, sharing: i32) -> SysResult<Self> {
         let len = pages * page_size();
-        // SAFETY: An anonymous shared mapping at a kernel-chosen address.
+        // SAFETY: An anonymous mapping at a kernel-chosen address.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                sharing | libc::MAP_ANONYMOUS,
                 -1,
                 0,
             )
