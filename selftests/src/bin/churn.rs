@@ -282,6 +282,23 @@ fn reopen(sh: &Shared, s: &Slot<'_>, flags: i32) -> Option<Dev> {
         .ok()
 }
 
+/// The start of a worker's round: publishes the signals caught so far,
+/// reopens the device if the last round dropped it, and returns it; `None`
+/// when stopping. Stopping is checked after the open, so that no operation
+/// starts after the last hangup.
+fn round_dev<'a>(
+    sh: &Shared,
+    s: &Slot<'_>,
+    dev: &'a mut Option<Dev>,
+    flags: i32,
+) -> Option<&'a Dev> {
+    s.set(H_CAUGHT, sys::signal_count(libc::SIGUSR1) as u64);
+    if dev.is_none() {
+        *dev = reopen(sh, s, flags);
+    }
+    dev.as_ref().filter(|_| !sh.stopping())
+}
+
 fn worker_signals(id: u32) {
     let _ = sys::catch_signal(libc::SIGUSR1, id % 2 == 0);
     let _ = sys::ignore_signal(libc::SIGPIPE);
@@ -296,12 +313,7 @@ fn writer(sh: &Shared, slot: usize) -> i32 {
     let mut dev: Option<Dev> = None;
     let mut seq = 0u32;
     loop {
-        s.set(H_CAUGHT, sys::signal_count(libc::SIGUSR1) as u64);
-        if dev.is_none() {
-            dev = reopen(sh, &s, flags);
-        }
-        // Checked after the open, so no write starts after the last hangup.
-        let Some(d) = dev.as_ref().filter(|_| !sh.stopping()) else {
+        let Some(d) = round_dev(sh, &s, &mut dev, flags) else {
             return 0;
         };
         if !s.has_room(WRITE_LOG_WORDS) {
@@ -348,11 +360,7 @@ fn reader(sh: &Shared, slot: usize, poll: bool) -> i32 {
     let flags = libc::O_RDONLY | if poll { libc::O_NONBLOCK } else { 0 };
     let mut dev: Option<Dev> = None;
     loop {
-        s.set(H_CAUGHT, sys::signal_count(libc::SIGUSR1) as u64);
-        if dev.is_none() {
-            dev = reopen(sh, &s, flags);
-        }
-        let Some(d) = dev.as_ref().filter(|_| !sh.stopping()) else {
+        let Some(d) = round_dev(sh, &s, &mut dev, flags) else {
             return 0;
         };
         if !s.has_room(1) {
@@ -399,11 +407,7 @@ fn observer(sh: &Shared, slot: usize) -> i32 {
     let mut dev: Option<Dev> = None;
     let mut round = 0u64;
     loop {
-        s.set(H_CAUGHT, sys::signal_count(libc::SIGUSR1) as u64);
-        if dev.is_none() {
-            dev = reopen(sh, &s, libc::O_RDONLY | libc::O_NONBLOCK);
-        }
-        let Some(d) = dev.as_ref().filter(|_| !sh.stopping()) else {
+        let Some(d) = round_dev(sh, &s, &mut dev, libc::O_RDONLY | libc::O_NONBLOCK) else {
             return 0;
         };
         round += 1;
