@@ -359,16 +359,22 @@ fn twenty_load_unload_cycles(t: &mut T) -> TestResult {
         drop(dev);
         let (ok, out) = rmmod()?;
         ensure!(ok, "cycle {i}: rmmod failed: {out}");
-        ensure!(
-            wait_path(DEVICE_PATH, false),
-            "cycle {i}: {DEVICE_PATH} still exists"
-        );
-        ensure!(
-            !Path::new(PROC_PATH).exists(),
-            "cycle {i}: {PROC_PATH} still exists"
-        );
+        node_and_proc_gone(i)?;
     }
     expect_quiet_log(t, &log);
+    Ok(())
+}
+
+/// Fails unless the node and the proc entry are gone after cycle `i`'s unload.
+fn node_and_proc_gone(i: u32) -> TestResult {
+    ensure!(
+        wait_path(DEVICE_PATH, false),
+        "cycle {i}: {DEVICE_PATH} still exists"
+    );
+    ensure!(
+        !Path::new(PROC_PATH).exists(),
+        "cycle {i}: {PROC_PATH} still exists"
+    );
     Ok(())
 }
 
@@ -481,14 +487,7 @@ fn hundred_load_unload_cycles_with_io(t: &mut T) -> TestResult {
         );
         drop(dev);
         sys::retry(delete).context(format!("cycle {i}: delete_module"))?;
-        ensure!(
-            wait_path(DEVICE_PATH, false),
-            "cycle {i}: {DEVICE_PATH} still exists"
-        );
-        ensure!(
-            !Path::new(PROC_PATH).exists(),
-            "cycle {i}: {PROC_PATH} still exists"
-        );
+        node_and_proc_gone(i)?;
         ensure!(!loaded(), "cycle {i}: {SYS_MODULE} still exists");
     }
     expect_quiet_log(t, &log);
