@@ -14,6 +14,7 @@ mod tests {
             Stats,
             Status, //
         },
+        kext::file::Access,
     };
     use kernel::{
         prelude::*,
@@ -137,6 +138,20 @@ mod tests {
         assert_eq!(u32_at(68), 0);
     }
 
+    const READ_ONLY: Access = Access {
+        read: true,
+        write: false,
+    };
+    const READ_WRITE: Access = Access {
+        read: true,
+        write: true,
+    };
+    /// An open with `O_ACCMODE` of 3: neither mode, checked for both.
+    const IOCTL_ONLY: Access = Access {
+        read: false,
+        write: false,
+    };
+
     fn fifo(capacity: usize) -> Result<Arc<Fifo>> {
         Arc::pin_init(Fifo::new(capacity)?, GFP_KERNEL)
     }
@@ -144,10 +159,21 @@ mod tests {
     #[test]
     fn control_commands_need_a_writable_file() -> Result {
         let f = fifo(16)?;
-        assert!(f.ioctl(Command::Clear, false) == Err(EBADF));
-        assert!(f.ioctl(Command::Hangup, false) == Err(EBADF));
-        assert!(f.ioctl(Command::Resize(UserPtr::from_addr(0)), false) == Err(EBADF));
+        assert!(f.ioctl(Command::Clear, READ_ONLY) == Err(EBADF));
+        assert!(f.ioctl(Command::Hangup, READ_ONLY) == Err(EBADF));
+        assert!(f.ioctl(Command::Resize(UserPtr::from_addr(0)), READ_ONLY) == Err(EBADF));
         assert_eq!(f.stats().flags, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn an_ioctl_only_open_may_control() -> Result {
+        let f = fifo(16)?;
+        f.open();
+        assert!(f.ioctl(Command::Clear, IOCTL_ONLY) == Ok(0));
+        assert!(f.ioctl(Command::Hangup, IOCTL_ONLY) == Ok(0));
+        assert_eq!(f.stats().flags, ioctl::FLAG_HUNG_UP);
+        f.release();
         Ok(())
     }
 
@@ -169,10 +195,10 @@ mod tests {
         let f = fifo(16)?;
         // Address 0 is never mapped in a kernel thread's user space.
         let null = UserPtr::from_addr(0);
-        assert!(f.ioctl(Command::Status(null), true) == Err(EFAULT));
-        assert!(f.ioctl(Command::Stats(null), true) == Err(EFAULT));
-        assert!(f.ioctl(Command::NRead(null), true) == Err(EFAULT));
-        assert!(f.ioctl(Command::Resize(null), true) == Err(EFAULT));
+        assert!(f.ioctl(Command::Status(null), READ_WRITE) == Err(EFAULT));
+        assert!(f.ioctl(Command::Stats(null), READ_WRITE) == Err(EFAULT));
+        assert!(f.ioctl(Command::NRead(null), READ_WRITE) == Err(EFAULT));
+        assert!(f.ioctl(Command::Resize(null), READ_WRITE) == Err(EFAULT));
         assert_eq!(f.status().buffer_size, 16);
         Ok(())
     }
@@ -181,7 +207,7 @@ mod tests {
     fn hangup_sets_the_flag_and_last_release_clears_it() -> Result {
         let f = fifo(16)?;
         f.open();
-        f.ioctl(Command::Hangup, true)?;
+        f.ioctl(Command::Hangup, READ_WRITE)?;
         assert_eq!(f.stats().flags, ioctl::FLAG_HUNG_UP);
         f.release();
         assert_eq!(f.stats().flags, 0);

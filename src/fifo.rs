@@ -2,47 +2,85 @@
 
 //! The FIFO device state and its blocking read, write, poll and control paths.
 //!
-//! The design follows `fs/pipe.c`. One mutex guards all state. Readers and
+//! The design follows `fs/pipe.c`. One mutex guards the data. Readers and
 //! writers sleep exclusively on separate wait queues, which pollers share
-//! non-exclusively, so one wakeup releases one sleeper and every poller. A
-//! sleeper always loops on its predicate: a wakeup is a hint, the state is
-//! the truth. Whom to wake is decided under the lock, and woken after it is
-//! dropped, so that the woken task does not block on the lock at once.
+//! non-exclusively, so one wakeup releases one sleeper and every poller
+//! that wants its key. A sleeper always loops on its predicate: a wakeup is
+//! a hint, the state is the truth. Whom to wake is decided under the lock,
+//! and woken after it is dropped, so that the woken task does not block on
+//! the lock at once.
+//!
+//! A reader may hold the mutex across a copy that faults and sleeps. So
+//! that nothing else waits on it, every change is also published where
+//! `poll` reads it without a lock (one atomic word, as `pipe_poll` reads
+//! `head_tail`), and where `STATUS`, `STATS`, `FIONREAD` and `/proc` read a
+//! consistent snapshot under a spinlock that nobody holds across a sleep.
+//!
+//! This file is the safe core: it takes plain values (how a file was
+//! opened, whether a request may sleep) and returns errors. The file
+//! operations turn them into kernel actions such as `SIGPIPE`.
 
 use crate::{
-    fops::FasyncQueue,
     ioctl::{
         self,
         Command,
+        Stats,
         Status, //
+    },
+    kext::{
+        fasync::{
+            Band,
+            FasyncQueue, //
+        },
+        file::{
+            Access,
+            OpenFile, //
+        },
+        poll::{
+            PollQueue,
+            PollTable,
+            POLL_ERROR,
+            POLL_HANGUP,
+            POLL_READABLE,
+            POLL_WRITABLE, //
+        },
+        proc::ProcShow,
     },
     ring::Ring,
 };
 use kernel::{
-    bindings,
-    fs::File,
     iov::{
         IovIterDest,
         IovIterSource, //
     },
-    new_poll_condvar,
     prelude::*,
     seq_file::SeqFile,
-    seq_print,
+    seq_print, static_lock_class,
     sync::{
-        new_mutex,
-        poll::{
-            PollCondVar,
-            PollTable, //
+        atomic::{
+            Acquire,
+            Atomic,
+            Relaxed,
+            Release, //
         },
-        Mutex, //
+        new_mutex,
+        new_spinlock,
+        Mutex,
+        MutexGuard,
+        SpinLock, //
     },
     uaccess::UserSlice,
 };
 
-/// Readiness bits returned by [`Fifo::poll`].
-const POLL_READABLE: u32 = bindings::POLLIN | bindings::POLLRDNORM;
-const POLL_WRITABLE: u32 = bindings::POLLOUT | bindings::POLLWRNORM;
+/// Returns the free space from which `poll` reports `EPOLLOUT`.
+///
+/// A write of up to `min(ATOMIC_MAX, capacity)` bytes needs all of its
+/// bytes free. Reporting writable with less would send a writer of such
+/// records from "writable" to `EAGAIN` in a loop; a pipe likewise reports
+/// `EPOLLOUT` only when a whole slot, `PIPE_BUF` bytes, is free.
+pub(crate) fn pollout_mark(capacity: usize) -> usize {
+    ioctl::ATOMIC_MAX.min(capacity)
+}
 
 /// Counters that run from module load, reported by `MYDEV_STATS` and /proc.
 #[derive(Default)]
@@ -67,9 +105,6 @@ struct Inner {
     /// Bumped on every change of the ring or the hangup state. A writer that
     /// is woken but cannot go on passes the wakeup on at most once per value.
     generation: u64,
-    /// Set once anyone polls. From then on every change wakes the queues, as
-    /// edge-triggered epoll wants an event per change (pipe.c's `poll_usage`).
-    poll_usage: bool,
     counters: Counters,
 }
 
@@ -91,9 +126,9 @@ impl Inner {
         }
     }
 
-    fn stats(&self) -> ioctl::Stats {
+    fn stats(&self) -> Stats {
         let c = &self.counters;
-        ioctl::Stats {
+        Stats {
             bytes_read: c.bytes_read,
             bytes_written: c.bytes_written,
             reads: c.reads,
@@ -105,6 +140,75 @@ impl Inner {
             flags: if self.hung_up { ioctl::FLAG_HUNG_UP } else { 0 },
         }
     }
+
+    fn readiness(&self) -> Readiness {
+        Readiness {
+            // The capacity is at most `BUFFER_MAX`, so these fit in a `u32`.
+            used: self.ring.len() as u32,
+            capacity: self.ring.capacity() as u32,
+            hung_up: self.hung_up,
+        }
+    }
+}
+
+/// What `poll` needs to know, packed into one word so that a single load
+/// gives a consistent view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Readiness {
+    pub(crate) used: u32,
+    pub(crate) capacity: u32,
+    pub(crate) hung_up: bool,
+}
+
+impl Readiness {
+    const HUNG_UP: u64 = 1 << 63;
+
+    /// Packs the state: `used` in bits 0-31, `capacity` in bits 32-62 (it
+    /// is at most `BUFFER_MAX`), the hangup in bit 63.
+    pub(crate) fn pack(self) -> u64 {
+        let hung_up = if self.hung_up { Self::HUNG_UP } else { 0 };
+        u64::from(self.used) | (u64::from(self.capacity) << 32) | hung_up
+    }
+
+    /// Unpacks what [`Readiness::pack`] packed.
+    pub(crate) fn unpack(word: u64) -> Self {
+        Self {
+            used: word as u32,
+            capacity: ((word & !Self::HUNG_UP) >> 32) as u32,
+            hung_up: word & Self::HUNG_UP != 0,
+        }
+    }
+
+    /// Returns the poll mask for a file opened with `access`.
+    pub(crate) fn mask(self, access: Access) -> u32 {
+        let mut mask = 0;
+        if access.read {
+            if self.used > 0 || self.hung_up {
+                mask |= POLL_READABLE;
+            }
+            if self.hung_up {
+                mask |= POLL_HANGUP;
+            }
+        }
+        if access.write {
+            // A writer of a hung-up device gets `EPIPE`, which `EPOLLERR`
+            // announces; it is in select's write set, as for a pipe without
+            // readers.
+            if self.hung_up {
+                mask |= POLL_ERROR;
+            } else if (self.capacity - self.used) as usize >= pollout_mark(self.capacity as usize) {
+                mask |= POLL_WRITABLE;
+            }
+        }
+        mask
+    }
+}
+
+/// The numbers that `STATUS`, `STATS` and `/proc` report, taken together.
+#[derive(Clone, Copy, Default)]
+struct Snapshot {
+    status: Status,
+    stats: Stats,
 }
 
 /// Whom to wake once the lock is dropped.
@@ -120,17 +224,42 @@ struct Wake {
     sigio_writers: bool,
 }
 
+/// Which side a task sleeps on.
+#[derive(Clone, Copy)]
+enum Side {
+    Reader,
+    Writer,
+}
+
+/// The result of [`Fifo::write`].
+pub(crate) struct Written {
+    /// The bytes stored, or why none were.
+    pub(crate) result: Result<usize>,
+    /// A hangup stopped the write, before or after some bytes were stored:
+    /// the caller raises `SIGPIPE`, as a write to a broken pipe does.
+    pub(crate) broken_pipe: bool,
+}
+
 /// The shared FIFO behind `/dev/mydevice`.
 #[pin_data]
 pub(crate) struct Fifo {
     #[pin]
     inner: Mutex<Inner>,
+    /// [`Inner::readiness`], packed, for `poll`.
+    ready: Atomic<u64>,
+    /// Set by `poll`, cleared when the last file is released. While set,
+    /// every write wakes the read-side pollers, as edge-triggered epoll
+    /// wants an event per write (pipe.c's `poll_usage`).
+    poll_usage: Atomic<bool>,
+    /// Written under `inner`'s lock after every change; read alone.
+    #[pin]
+    snapshot: SpinLock<Snapshot>,
     /// Readers sleep here exclusively; read-side pollers non-exclusively.
     #[pin]
-    read_wait: PollCondVar,
+    read_wait: PollQueue,
     /// Writers sleep here exclusively; write-side pollers non-exclusively.
     #[pin]
-    write_wait: PollCondVar,
+    write_wait: PollQueue,
     /// `O_ASYNC` owners of files opened for reading and for writing.
     fasync_readers: FasyncQueue,
     fasync_writers: FasyncQueue,
@@ -144,66 +273,114 @@ impl Fifo {
     /// `EINVAL` for a capacity of 0; `ENOMEM` if the buffer cannot be allocated.
     pub(crate) fn new(capacity: usize) -> Result<impl PinInit<Self>> {
         let ring = Ring::new(capacity)?;
+        let inner = Inner {
+            ring,
+            hung_up: false,
+            open_count: 0,
+            readers_waiting: 0,
+            writers_waiting: 0,
+            generation: 0,
+            counters: Counters::default(),
+        };
+        let ready = Atomic::new(inner.readiness().pack());
+        let snapshot = Snapshot {
+            status: inner.status(),
+            stats: inner.stats(),
+        };
         Ok(pin_init!(Self {
-            inner <- new_mutex!(
-                Inner {
-                    ring,
-                    hung_up: false,
-                    open_count: 0,
-                    readers_waiting: 0,
-                    writers_waiting: 0,
-                    generation: 0,
-                    poll_usage: false,
-                    counters: Counters::default(),
-                },
-                "Fifo::inner"
-            ),
-            read_wait <- new_poll_condvar!("Fifo::read_wait"),
-            write_wait <- new_poll_condvar!("Fifo::write_wait"),
+            inner <- new_mutex!(inner, "Fifo::inner"),
+            ready,
+            poll_usage: Atomic::new(false),
+            snapshot <- new_spinlock!(snapshot, "Fifo::snapshot"),
+            read_wait <- PollQueue::new(c"Fifo::read_wait", static_lock_class!()),
+            write_wait <- PollQueue::new(c"Fifo::write_wait", static_lock_class!()),
             fasync_readers: FasyncQueue::new(),
             fasync_writers: FasyncQueue::new(),
         }))
     }
 
+    /// Makes `inner`'s state visible to `poll` and to the snapshot readers.
+    /// Call it after every change, before the lock is dropped and before
+    /// anyone is woken, so that a woken poller sees the change.
+    fn publish(&self, inner: &Inner) {
+        self.ready.store(inner.readiness().pack(), Release);
+        *self.snapshot.lock() = Snapshot {
+            status: inner.status(),
+            stats: inner.stats(),
+        };
+    }
+
+    /// Sleeps on `side`'s queue with the lock released, counted as waiting.
+    ///
+    /// Returns the guard, taken again, and whether a signal is pending.
+    fn sleep<'a>(
+        &'a self,
+        side: Side,
+        mut inner: MutexGuard<'a, Inner>,
+    ) -> (MutexGuard<'a, Inner>, bool) {
+        let queue = match side {
+            Side::Reader => {
+                inner.readers_waiting += 1;
+                inner.counters.reader_sleeps += 1;
+                &self.read_wait
+            }
+            Side::Writer => {
+                inner.writers_waiting += 1;
+                inner.counters.writer_sleeps += 1;
+                &self.write_wait
+            }
+        };
+        self.publish(&inner);
+        let (mut inner, signalled) = queue.wait_interruptible(inner);
+        match side {
+            Side::Reader => inner.readers_waiting -= 1,
+            Side::Writer => inner.writers_waiting -= 1,
+        }
+        self.publish(&inner);
+        (inner, signalled)
+    }
+
     /// Wakes whom `wake` names. Call it with the lock dropped.
     fn wake(&self, wake: Wake) {
         if wake.reader {
-            self.read_wait.notify_sync();
+            self.read_wait.notify_sync(POLL_READABLE);
         }
         if wake.writer {
-            self.write_wait.notify_sync();
+            self.write_wait.notify_sync(POLL_WRITABLE);
         }
         if wake.sigio_readers {
-            self.fasync_readers.kill(bindings::POLL_IN as i32);
+            self.fasync_readers.kill(Band::In);
         }
         if wake.sigio_writers {
-            self.fasync_writers.kill(bindings::POLL_OUT as i32);
+            self.fasync_writers.kill(Band::Out);
         }
-    }
-
-    /// Wakes every sleeper and poller. Call it with the lock dropped.
-    fn wake_all(&self) {
-        self.read_wait.notify_all();
-        self.write_wait.notify_all();
     }
 
     /// Accounts for a newly opened file.
     pub(crate) fn open(&self) {
-        self.inner.lock().open_count += 1;
+        let mut inner = self.inner.lock();
+        inner.open_count += 1;
+        self.publish(&inner);
     }
 
-    /// Accounts for a released file. The last release clears a hangup; the
-    /// data stays.
+    /// Accounts for a released file. The last release clears a hangup and
+    /// forgets that anyone polled; the data stays.
     pub(crate) fn release(&self) {
         let mut inner = self.inner.lock();
         inner.open_count -= 1;
-        if inner.open_count == 0 && inner.hung_up {
-            inner.hung_up = false;
-            inner.generation += 1;
+        if inner.open_count == 0 {
+            // No file is left to poll, so no poller is left to wake.
+            self.poll_usage.store(false, Relaxed);
+            if inner.hung_up {
+                inner.hung_up = false;
+                inner.generation += 1;
+            }
         }
+        self.publish(&inner);
     }
 
-    /// Reads up to `dst.len()` bytes, sleeping while the FIFO is empty.
+    /// Reads up to `dst.len()` bytes, sleeping while the FIFO is empty
+    /// unless `nonblock` is set.
     ///
     /// Returns the number of bytes read, or 0 at EOF: the FIFO is empty and
     /// hung up.
@@ -220,15 +397,15 @@ impl Fifo {
             return Ok(0);
         }
 
+        let mut slept = false;
         let mut inner = self.inner.lock();
         while !inner.readable() {
             if nonblock {
                 return Err(EAGAIN);
             }
-            inner.readers_waiting += 1;
-            inner.counters.reader_sleeps += 1;
-            let signalled = self.read_wait.wait_interruptible(&mut inner);
-            inner.readers_waiting -= 1;
+            let signalled;
+            (inner, signalled) = self.sleep(Side::Reader, inner);
+            slept = true;
             // A sleeper picked by an exclusive wakeup must not leave with it:
             // if there is data, take it even with a signal pending, as
             // `___wait_event` does.
@@ -241,7 +418,7 @@ impl Fifo {
             return Ok(0);
         }
 
-        let was_full = inner.ring.is_full();
+        let free_before = inner.ring.free();
         // The copy may fault and sleep; the mutex allows that, as in pipe.c.
         // Only the bytes the user received are consumed.
         let n = inner.ring.read_with(want, |run| dst.copy_to_iter(run));
@@ -250,15 +427,22 @@ impl Fifo {
             inner.counters.reads += 1;
             inner.generation += 1;
         }
+        let mark = pollout_mark(inner.ring.capacity());
         let wake = Wake {
-            // Pass the wakeup on when data is left for another reader
-            // (pipe.c's `wake_next_reader`), also if this one faulted.
-            reader: !inner.ring.is_empty() && inner.readers_waiting > 0,
-            // Space was freed: a writer may fit now.
-            writer: n > 0 && (inner.writers_waiting > 0 || inner.poll_usage),
+            // Pass the wakeup this reader used on when data is left for
+            // another (pipe.c's `wake_next_reader`), also if it faulted. A
+            // reader that never slept holds no wakeup to pass on.
+            reader: slept && !inner.ring.is_empty() && inner.readers_waiting > 0,
+            // Space was freed: a sleeping writer may fit now, and pollers
+            // are told when the free space reaches the `EPOLLOUT` mark.
+            writer: n > 0
+                && (inner.writers_waiting > 0 || (free_before < mark && inner.ring.free() >= mark)),
             sigio_readers: false,
-            sigio_writers: n > 0 && was_full,
+            // Every transfer signals, as in pipe.c: an `O_ASYNC` writer that
+            // got `EAGAIN` for a record learns that room was made.
+            sigio_writers: n > 0,
         };
+        self.publish(&inner);
         drop(inner);
         self.wake(wake);
         if n == 0 {
@@ -267,28 +451,30 @@ impl Fifo {
         Ok(n)
     }
 
-    /// Writes `src`, sleeping while there is no room.
+    /// Writes `src`, sleeping while there is no room unless `nonblock` is
+    /// set.
     ///
     /// A write of up to `min(ATOMIC_MAX, capacity)` bytes waits until all of
     /// it fits and is stored in one step. A larger one is stored as space
     /// frees up.
     ///
-    /// Returns the number of bytes stored.
+    /// Returns the number of bytes stored, or one of these errors when none
+    /// were:
     ///
-    /// # Errors
-    ///
-    /// - `EPIPE` (and `SIGPIPE`) if the FIFO is hung up before anything is
-    ///   stored.
+    /// - `EPIPE` if the FIFO is hung up.
     /// - `EAGAIN` if there is no room and `nonblock` is set.
-    /// - `ERESTARTSYS` if a signal arrives before anything is stored.
+    /// - `ERESTARTSYS` if a signal arrives.
     /// - `EFAULT` if not one byte could be copied from the user.
     ///
     /// Once some bytes are stored, each of these ends the write with the
-    /// count instead.
-    pub(crate) fn write(&self, src: &mut IovIterSource<'_>, nonblock: bool) -> Result<usize> {
+    /// count instead. A hangup sets [`Written::broken_pipe`] either way.
+    pub(crate) fn write(&self, src: &mut IovIterSource<'_>, nonblock: bool) -> Written {
         let total = src.len();
         if total == 0 {
-            return Ok(0);
+            return Written {
+                result: Ok(0),
+                broken_pipe: false,
+            };
         }
 
         let mut written = 0;
@@ -296,10 +482,12 @@ impl Fifo {
         let mut passed_on = None;
         let mut slept = false;
         let mut signalled = false;
+        let mut broken_pipe = false;
         let mut inner = self.inner.lock();
         let mut wake = Wake::default();
         let result = loop {
             if inner.hung_up {
+                broken_pipe = true;
                 break Err(EPIPE);
             }
 
@@ -318,7 +506,7 @@ impl Fifo {
                 let n = inner.ring.write_with(max, |run| src.copy_from_iter(run));
                 if n == 0 {
                     // Nothing stored: pass on a wakeup this writer may hold.
-                    wake.writer = inner.writers_waiting > 0;
+                    wake.writer = slept && inner.writers_waiting > 0;
                     break Err(EFAULT);
                 }
                 written += n;
@@ -328,12 +516,16 @@ impl Fifo {
                 wake = Wake {
                     // Readers only sleep on an empty ring, so unless it was
                     // empty every sleeper already has a wakeup on its way
-                    // (pipe.c's `was_empty`); pollers want one per change.
-                    reader: (was_empty && inner.readers_waiting > 0) || inner.poll_usage,
-                    // Room is left for the next writer (pipe.c's
-                    // `wake_next_writer`).
-                    writer: done && !inner.ring.is_full() && inner.writers_waiting > 0,
-                    sigio_readers: was_empty,
+                    // (pipe.c's `was_empty`); edge-triggered pollers want
+                    // one per write.
+                    reader: (was_empty && inner.readers_waiting > 0)
+                        || self.poll_usage.load(Relaxed),
+                    // Room is left for the next writer: pass on the wakeup
+                    // this writer used (pipe.c's `wake_next_writer`). A
+                    // writer that never slept holds none.
+                    writer: slept && done && !inner.ring.is_full() && inner.writers_waiting > 0,
+                    // Every transfer signals, as in pipe.c.
+                    sigio_readers: true,
                     sigio_writers: false,
                 };
                 if done {
@@ -341,6 +533,7 @@ impl Fifo {
                 }
                 // The ring is full and more is to come. Let the readers drain
                 // it before this writer sleeps, then look again.
+                self.publish(&inner);
                 drop(inner);
                 self.wake(core::mem::take(&mut wake));
                 inner = self.inner.lock();
@@ -356,7 +549,7 @@ impl Fifo {
                 && inner.ring.free() > 0
             {
                 passed_on = Some(inner.generation);
-                self.write_wait.notify_one();
+                self.write_wait.notify_one(POLL_WRITABLE);
             }
 
             if signalled {
@@ -366,12 +559,9 @@ impl Fifo {
                 break Err(EAGAIN);
             }
 
-            inner.writers_waiting += 1;
-            inner.counters.writer_sleeps += 1;
             // A signal ends the wait, but the room is checked once more
             // first, so a writer picked by a wakeup does not waste it.
-            signalled = self.write_wait.wait_interruptible(&mut inner);
-            inner.writers_waiting -= 1;
+            (inner, signalled) = self.sleep(Side::Writer, inner);
             slept = true;
         };
 
@@ -381,41 +571,36 @@ impl Fifo {
         if written > 0 {
             inner.counters.writes += 1;
         }
+        self.publish(&inner);
         drop(inner);
         self.wake(wake);
-        if result == Err(EPIPE) {
-            crate::fops::send_sigpipe();
+        Written {
+            result,
+            broken_pipe,
         }
-        result
     }
 
-    /// Returns the poll mask, registering `table` on the queues that `file`
-    /// can wait on.
-    pub(crate) fn poll(&self, file: &File, table: &PollTable<'_>) -> u32 {
-        let (readable, writable) = crate::fops::access_mode(file);
+    /// Returns the poll mask of a file opened with `access`, registering
+    /// `table` on the queues that it can wait on.
+    ///
+    /// It takes no lock: a reader stuck in a faulting copy does not hold up
+    /// pollers.
+    pub(crate) fn poll(&self, file: &OpenFile<'_>, table: &PollTable<'_>) -> u32 {
+        let access = file.access();
         // Register first, then sample the state: a change after the sample
         // then wakes this poller (see "add the entry to the poll table
         // _first_" in fs/pipe.c).
-        if readable {
-            table.register_wait(file, &self.read_wait);
+        if access.read {
+            table.register(file, &self.read_wait);
         }
-        if writable {
-            table.register_wait(file, &self.write_wait);
+        if access.write {
+            table.register(file, &self.write_wait);
         }
-
-        let mut inner = self.inner.lock();
-        inner.poll_usage = true;
-        let mut mask = 0;
-        if readable && inner.readable() {
-            mask |= POLL_READABLE;
+        if !self.poll_usage.load(Relaxed) {
+            self.poll_usage.store(true, Relaxed);
         }
-        if writable && inner.ring.free() > 0 && !inner.hung_up {
-            mask |= POLL_WRITABLE;
-        }
-        if inner.hung_up {
-            mask |= bindings::POLLHUP;
-        }
-        mask
+        // Pairs with the `Release` store in `publish`.
+        Readiness::unpack(self.ready.load(Acquire)).mask(access)
     }
 
     /// Turns `O_ASYNC` notification on or off for `file`.
@@ -423,15 +608,16 @@ impl Fifo {
     /// # Errors
     ///
     /// `ENOMEM` if the notification entry cannot be allocated.
-    pub(crate) fn fasync(&self, fd: i32, file: &File, on: bool) -> Result {
-        let (readable, writable) = crate::fops::access_mode(file);
+    pub(crate) fn fasync(&self, fd: i32, file: &OpenFile<'_>, on: bool) -> Result {
+        let access = file.access();
+        // Serialises the two list updates of concurrent `F_SETFL` calls.
         let _guard = self.inner.lock();
-        if readable {
+        if access.read {
             self.fasync_readers.update(fd, file, on)?;
         }
-        if writable {
+        if access.write {
             if let Err(e) = self.fasync_writers.update(fd, file, on) {
-                if readable {
+                if access.read {
                     // Only `on` can fail; undo the half that succeeded.
                     let _ = self.fasync_readers.update(-1, file, false);
                 }
@@ -444,14 +630,15 @@ impl Fifo {
     /// Discards all buffered data and wakes the writers.
     pub(crate) fn clear(&self) {
         let mut inner = self.inner.lock();
-        let was_full = inner.ring.is_full();
+        let had_data = !inner.ring.is_empty();
         inner.ring.clear();
         inner.generation += 1;
+        self.publish(&inner);
         drop(inner);
         // Every writer may fit now: release them all, as a resize does.
-        self.write_wait.notify_all();
-        if was_full {
-            self.fasync_writers.kill(bindings::POLL_OUT as i32);
+        self.write_wait.notify_all(POLL_WRITABLE);
+        if had_data {
+            self.fasync_writers.kill(Band::Out);
         }
     }
 
@@ -468,18 +655,20 @@ impl Fifo {
         let capacity = ioctl::check_capacity(size)?;
         let mut new = Ring::new(capacity)?;
         let mut inner = self.inner.lock();
-        let was_full = inner.ring.is_full();
+        let free_before = inner.ring.free();
         new.take_from(&mut inner.ring);
         let old = core::mem::replace(&mut inner.ring, new);
         inner.generation += 1;
+        let room_grew = inner.ring.free() > free_before;
+        self.publish(&inner);
         drop(inner);
         // Free the old buffer outside the lock.
         drop(old);
         // Room may have grown for every writer. Readers only sleep on an
         // empty FIFO, which a resize leaves empty, so they need no wakeup.
-        self.write_wait.notify_all();
-        if was_full {
-            self.fasync_writers.kill(bindings::POLL_OUT as i32);
+        self.write_wait.notify_all(POLL_WRITABLE);
+        if room_grew {
+            self.fasync_writers.kill(Band::Out);
         }
         Ok(())
     }
@@ -490,61 +679,47 @@ impl Fifo {
         let mut inner = self.inner.lock();
         inner.hung_up = true;
         inner.generation += 1;
+        self.publish(&inner);
         drop(inner);
-        self.wake_all();
-        self.fasync_readers.kill(bindings::POLL_IN as i32);
-        self.fasync_writers.kill(bindings::POLL_OUT as i32);
+        self.read_wait.notify_all(POLL_READABLE | POLL_HANGUP);
+        self.write_wait.notify_all(POLL_ERROR);
+        self.fasync_readers.kill(Band::In);
+        self.fasync_writers.kill(Band::Out);
+    }
+
+    /// Returns the published snapshot, without waiting on the data mutex.
+    fn snapshot(&self) -> Snapshot {
+        *self.snapshot.lock()
     }
 
     /// Returns a consistent snapshot of `MYDEV_STATUS`.
     pub(crate) fn status(&self) -> Status {
-        self.inner.lock().status()
+        self.snapshot().status
     }
 
     /// Returns a consistent snapshot of `MYDEV_STATS`.
-    pub(crate) fn stats(&self) -> ioctl::Stats {
-        self.inner.lock().stats()
+    pub(crate) fn stats(&self) -> Stats {
+        self.snapshot().stats
     }
 
     /// Returns the number of bytes buffered.
     pub(crate) fn used(&self) -> usize {
-        self.inner.lock().ring.len()
+        Readiness::unpack(self.ready.load(Acquire)).used as usize
     }
 
-    /// Prints the `/proc/mydevice` text: one consistent snapshot.
-    pub(crate) fn show(&self, m: &SeqFile) {
-        let (status, stats) = {
-            let inner = self.inner.lock();
-            (inner.status(), inner.stats())
-        };
-        seq_print!(m, "buffer_size: {}\n", status.buffer_size);
-        seq_print!(m, "bytes_used: {}\n", status.bytes_used);
-        seq_print!(m, "open_count: {}\n", status.open_count);
-        seq_print!(m, "read_count: {}\n", status.read_count);
-        seq_print!(m, "write_count: {}\n", status.write_count);
-        seq_print!(m, "bytes_read: {}\n", stats.bytes_read);
-        seq_print!(m, "bytes_written: {}\n", stats.bytes_written);
-        seq_print!(m, "readers_waiting: {}\n", stats.readers_waiting);
-        seq_print!(m, "writers_waiting: {}\n", stats.writers_waiting);
-        seq_print!(
-            m,
-            "hung_up: {}\n",
-            u32::from(stats.flags & ioctl::FLAG_HUNG_UP != 0)
-        );
-    }
-}
-
-impl Fifo {
-    /// Carries out an ioctl request.
+    /// Carries out an ioctl request on a file opened with `access`.
     ///
     /// # Errors
     ///
-    /// - `EBADF` for `CLEAR`, `RESIZE` or `HANGUP` on a file not opened for
-    ///   writing.
+    /// - `EBADF` for `CLEAR`, `RESIZE` or `HANGUP` on a file opened only for
+    ///   reading.
     /// - `EFAULT` if the argument pointer cannot be read or written.
     /// - Whatever the command itself returns, e.g. `EINVAL` from `RESIZE`.
-    pub(crate) fn ioctl(&self, cmd: Command, writable: bool) -> Result<isize> {
-        if cmd.needs_write() && !writable {
+    pub(crate) fn ioctl(&self, cmd: Command, access: Access) -> Result<isize> {
+        // An ioctl-only open (`O_ACCMODE` of 3) has neither mode, but the VFS
+        // checked it for read and write permission, so it may control.
+        let ioctl_only = !access.read && !access.write;
+        if cmd.needs_write() && !access.write && !ioctl_only {
             return Err(EBADF);
         }
         match cmd {
@@ -578,5 +753,26 @@ impl Fifo {
             }
         }
         Ok(0)
+    }
+}
+
+impl ProcShow for Fifo {
+    /// Prints the `/proc/mydevice` text: one consistent snapshot.
+    fn show(&self, m: &SeqFile) {
+        let Snapshot { status, stats } = self.snapshot();
+        seq_print!(m, "buffer_size: {}\n", status.buffer_size);
+        seq_print!(m, "bytes_used: {}\n", status.bytes_used);
+        seq_print!(m, "open_count: {}\n", status.open_count);
+        seq_print!(m, "read_count: {}\n", status.read_count);
+        seq_print!(m, "write_count: {}\n", status.write_count);
+        seq_print!(m, "bytes_read: {}\n", stats.bytes_read);
+        seq_print!(m, "bytes_written: {}\n", stats.bytes_written);
+        seq_print!(m, "readers_waiting: {}\n", stats.readers_waiting);
+        seq_print!(m, "writers_waiting: {}\n", stats.writers_waiting);
+        seq_print!(
+            m,
+            "hung_up: {}\n",
+            u32::from(stats.flags & ioctl::FLAG_HUNG_UP != 0)
+        );
     }
 }

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The file-operations layer: the glue between the VFS and [`Fifo`].
+//! The file operations: the glue between the VFS and [`Fifo`].
 //!
-//! The kernel crate's `MiscDevice` has no `poll` or `fasync`, and leaves
-//! `fops.owner` unset, which lets the module be unloaded under an open file.
-//! This layer fills that gap with a static `file_operations` whose owner is
-//! this module, in the manner of Binder's glue. It holds the driver's
-//! `unsafe` code: every entry point turns raw pointers into safe references
-//! and hands them to [`Fifo`], which has none.
+//! Each `extern "C"` entry point turns the VFS's raw pointers into the safe
+//! types of [`crate::kext`] and plain values (how the file was opened,
+//! whether the request may sleep or raise `SIGPIPE`), calls [`Fifo`], and
+//! turns its result into a return value and kernel actions. Nothing imports
+//! this file but the crate root, which registers [`FOPS`].
 //!
 //! Each open file holds a reference on the [`Fifo`] in `private_data`, taken
 //! in `open` and dropped in `release`.
@@ -15,21 +14,26 @@
 use crate::{
     fifo::Fifo,
     ioctl::Command,
-    THIS_MODULE, //
+    kext::{
+        file::{
+            IoFlags,
+            OpenFile, //
+        },
+        misc::{
+            FileOperations,
+            Registration, //
+        },
+        poll::PollTable,
+        signal,
+    },
 };
-use core::ptr;
 use kernel::{
     bindings,
-    error::to_result,
     ffi::{
         c_int,
         c_long,
         c_uint,
         c_ulong, //
-    },
-    fs::{
-        file,
-        File, //
     },
     iov::{
         IovIterDest,
@@ -37,75 +41,14 @@ use kernel::{
     },
     prelude::*,
     sync::{
-        poll::PollTable,
         Arc,
         ArcBorrow, //
     },
-    task::Task,
-    types::{
-        ForeignOwnable,
-        Opaque, //
-    },
+    types::ForeignOwnable,
 };
 
-/// Returns whether `file` was opened for reading and for writing.
-pub(crate) fn access_mode(file: &File) -> (bool, bool) {
-    match file.flags() & file::flags::O_ACCMODE {
-        file::flags::O_RDONLY => (true, false),
-        file::flags::O_WRONLY => (false, true),
-        _ => (true, true),
-    }
-}
-
-/// Sends `SIGPIPE` to the current task, as a write to a broken pipe does.
-pub(crate) fn send_sigpipe() {
-    // SAFETY: `Task::current_raw()` is the running task, which stays valid
-    // while it runs this call; `send_sig` takes its own references.
-    unsafe { bindings::send_sig(bindings::SIGPIPE as c_int, Task::current_raw(), 0) };
-}
-
-/// A list of `O_ASYNC` owners to notify with `SIGIO`.
-///
-/// # Invariants
-///
-/// The wrapped pointer is null or a list managed by `fasync_helper`.
-pub(crate) struct FasyncQueue(Opaque<*mut bindings::fasync_struct>);
-
-// SAFETY: The list is only changed by `fasync_helper` and read by
-// `kill_fasync`, which synchronise through their own locks and RCU.
-unsafe impl Send for FasyncQueue {}
-// SAFETY: As for `Send`: all access goes through the C helpers.
-unsafe impl Sync for FasyncQueue {}
-
-impl FasyncQueue {
-    /// Creates an empty list.
-    pub(crate) fn new() -> Self {
-        // INVARIANT: An empty list is a null pointer.
-        Self(Opaque::new(ptr::null_mut()))
-    }
-
-    /// Adds `file` to the list or removes it, for `fcntl(F_SETFL, O_ASYNC)`.
-    ///
-    /// # Errors
-    ///
-    /// `ENOMEM` if the entry cannot be allocated.
-    pub(crate) fn update(&self, fd: i32, file: &File, on: bool) -> Result {
-        // SAFETY: `file` is valid for the call, and the list pointer is valid
-        // and managed only by these helpers, by the type invariant. The list
-        // lives in a pinned `Fifo`, so its address is stable. The VFS removes
-        // `file` from it before the file is freed.
-        let ret =
-            unsafe { bindings::fasync_helper(fd, file.as_ptr(), c_int::from(on), self.0.get()) };
-        to_result(ret.min(0))
-    }
-
-    /// Sends `SIGIO` with `band` to every owner on the list.
-    pub(crate) fn kill(&self, band: i32) {
-        // SAFETY: The list pointer is valid by the type invariant;
-        // `kill_fasync` reads it under RCU and tolerates an empty list.
-        unsafe { bindings::kill_fasync(self.0.get(), bindings::SIGIO as c_int, band) };
-    }
-}
+/// The misc device of this driver.
+pub(crate) type MiscDevice = Registration<Fifo>;
 
 /// Borrows the [`Fifo`] that `open` stored in `file`'s private data.
 ///
@@ -118,6 +61,16 @@ unsafe fn fifo<'a>(file: *mut bindings::file) -> ArcBorrow<'a, Fifo> {
     unsafe { <Arc<Fifo> as ForeignOwnable>::borrow((*file).private_data) }
 }
 
+/// Converts a result into the `ssize_t` return value of a file operation.
+fn to_ssize(result: Result<usize>) -> isize {
+    match result {
+        // A count is at most the request's length, which the VFS caps at
+        // `MAX_RW_COUNT`, so it fits.
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
 /// `file_operations.open`: takes a reference on the [`Fifo`] for the new file.
 ///
 /// # Safety
@@ -125,16 +78,10 @@ unsafe fn fifo<'a>(file: *mut bindings::file) -> ArcBorrow<'a, Fifo> {
 /// Only the VFS calls this, through [`FOPS`], with valid arguments for a
 /// file of this device.
 unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-    // SAFETY: `misc_open` set the private data to our `struct miscdevice`,
-    // which is the `raw` field of a `Registration`. `misc_open` holds the
-    // misc lock across this call, so the registration cannot go away.
-    let reg = unsafe {
-        &*kernel::container_of!(
-            (*file).private_data.cast::<Opaque<bindings::miscdevice>>(),
-            Registration,
-            raw
-        )
-    };
+    // SAFETY: The VFS is opening `file` on this device, which `misc_open`
+    // registered with this table through a `MiscDevice`, and nothing has
+    // changed its private data yet.
+    let fifo = unsafe { MiscDevice::opening(file) }.clone();
     // SAFETY: `inode` and `file` are valid for a file being opened. A FIFO
     // has no file position: this makes `lseek`, `pread` and `pwrite` fail
     // with `ESPIPE`, as on a pipe.
@@ -142,7 +89,13 @@ unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file
     if ret != 0 {
         return ret;
     }
-    let fifo = reg.fifo.clone();
+    // SAFETY: `file` is valid for the duration of `open`.
+    let open_file = unsafe { OpenFile::from_raw(file) };
+    // The FIFO honours `IOCB_NOWAIT`, so io_uring may try a request inline
+    // and arm poll when it would block, and `RWF_NOWAIT` is accepted.
+    //
+    // SAFETY: This is `->open`; the file is not installed yet.
+    unsafe { open_file.set_nowait() };
     fifo.open();
     // SAFETY: The file is being opened, so nobody else uses its private
     // data. From here on it holds an `Arc<Fifo>`, which `release` takes back.
@@ -164,17 +117,6 @@ unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::
     0
 }
 
-/// Returns whether an I/O request on `file` must not sleep.
-///
-/// # Safety
-///
-/// `kiocb` must be a valid request on a valid file.
-unsafe fn nonblock(kiocb: *mut bindings::kiocb) -> bool {
-    // SAFETY: By the safety requirement, both pointers are valid.
-    let flags = unsafe { (*(*kiocb).ki_filp).f_flags };
-    flags & file::flags::O_NONBLOCK != 0
-}
-
 /// `file_operations.read_iter`: see [`Fifo::read`].
 ///
 /// # Safety
@@ -186,13 +128,10 @@ unsafe extern "C" fn read_iter(
     iter: *mut bindings::iov_iter,
 ) -> isize {
     // SAFETY: The VFS passes a valid request on a file of this device.
-    let (fifo, nonblock) = unsafe { (fifo((*kiocb).ki_filp), nonblock(kiocb)) };
+    let (fifo, flags) = unsafe { (fifo((*kiocb).ki_filp), IoFlags::from_kiocb(kiocb)) };
     // SAFETY: The VFS passes a valid destination iterator for a read.
     let dst = unsafe { IovIterDest::from_raw(iter) };
-    match fifo.read(dst, nonblock) {
-        Ok(n) => n as isize,
-        Err(e) => e.to_errno() as isize,
-    }
+    to_ssize(fifo.read(dst, flags.nonblock))
 }
 
 /// `file_operations.write_iter`: see [`Fifo::write`].
@@ -206,13 +145,16 @@ unsafe extern "C" fn write_iter(
     iter: *mut bindings::iov_iter,
 ) -> isize {
     // SAFETY: The VFS passes a valid request on a file of this device.
-    let (fifo, nonblock) = unsafe { (fifo((*kiocb).ki_filp), nonblock(kiocb)) };
+    let (fifo, flags) = unsafe { (fifo((*kiocb).ki_filp), IoFlags::from_kiocb(kiocb)) };
     // SAFETY: The VFS passes a valid source iterator for a write.
     let src = unsafe { IovIterSource::from_raw(iter) };
-    match fifo.write(src, nonblock) {
-        Ok(n) => n as isize,
-        Err(e) => e.to_errno() as isize,
+    let written = fifo.write(src, flags.nonblock);
+    // As pipe.c: a write that a hangup stopped raises `SIGPIPE`, even after
+    // a partial write, unless the request asked not to (`RWF_NOSIGNAL`).
+    if written.broken_pipe && !flags.nosignal {
+        signal::send_sigpipe();
     }
+    to_ssize(written.result)
 }
 
 /// `file_operations.poll`: see [`Fifo::poll`].
@@ -225,16 +167,16 @@ unsafe extern "C" fn poll(
     file: *mut bindings::file,
     table: *mut bindings::poll_table_struct,
 ) -> bindings::__poll_t {
-    // SAFETY: The VFS passes a valid file of this device, and a poll table
-    // that is null or valid for the duration of this call.
-    let (fifo, file, table) = unsafe {
+    // SAFETY: The VFS passes a valid file of this device, which it holds a
+    // reference on, and a poll table that is null or valid for the call.
+    let (fifo, open_file, table) = unsafe {
         (
             fifo(file),
-            File::from_raw_file(file),
+            OpenFile::from_raw(file),
             PollTable::from_raw(table),
         )
     };
-    fifo.poll(file, &table)
+    fifo.poll(&open_file, &table)
 }
 
 /// `file_operations.unlocked_ioctl`: see [`Fifo::ioctl`].
@@ -244,10 +186,10 @@ unsafe extern "C" fn poll(
 /// Only the VFS calls this, through [`FOPS`], with valid arguments for a
 /// file of this device.
 unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
-    // SAFETY: The VFS passes a valid file of this device; there is no
-    // `fdget_pos` region on an ioctl.
-    let (fifo, file) = unsafe { (fifo(file), File::from_raw_file(file)) };
-    let result = Command::decode(cmd, arg).and_then(|cmd| fifo.ioctl(cmd, access_mode(file).1));
+    // SAFETY: The VFS passes a valid file of this device and holds a
+    // reference on it for the call.
+    let (fifo, open_file) = unsafe { (fifo(file), OpenFile::from_raw(file)) };
+    let result = Command::decode(cmd, arg).and_then(|cmd| fifo.ioctl(cmd, open_file.access()));
     match result {
         Ok(ret) => ret as c_long,
         Err(e) => e.to_errno() as c_long,
@@ -261,95 +203,39 @@ unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong)
 /// Only the VFS calls this, through [`FOPS`], with valid arguments for a
 /// file of this device.
 unsafe extern "C" fn fasync(fd: c_int, file: *mut bindings::file, on: c_int) -> c_int {
-    // SAFETY: The VFS passes a valid file of this device.
-    let (fifo, file) = unsafe { (fifo(file), File::from_raw_file(file)) };
-    match fifo.fasync(fd, file, on != 0) {
+    // SAFETY: The VFS passes a valid file of this device, with a reference
+    // held, also from `__fput` before the file is freed.
+    let (fifo, open_file) = unsafe { (fifo(file), OpenFile::from_raw(file)) };
+    match fifo.fasync(fd, &open_file, on != 0) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }
 
-/// A `file_operations` that can live in a `static`.
-struct FileOps(bindings::file_operations);
-
-// SAFETY: The table is never written after it is built, and every function
-// it points to may be called from any thread.
-unsafe impl Sync for FileOps {}
-
-static FOPS: FileOps = FileOps(bindings::file_operations {
-    // The VFS takes a reference on this module for every open file, so it
-    // cannot be unloaded while a file is open.
-    owner: THIS_MODULE.as_ptr(),
-    open: Some(open),
-    release: Some(release),
-    read_iter: Some(read_iter),
-    write_iter: Some(write_iter),
-    poll: Some(poll),
-    unlocked_ioctl: Some(ioctl),
-    // Every argument is a pointer or unused, so the 64-bit handler serves
-    // 32-bit callers once the pointer is converted.
-    compat_ioctl: bindings::compat_ptr_ioctl,
-    fasync: Some(fasync),
-    // SAFETY: All other fields are nullable pointers or plain flags, for
-    // which zero means "not supported" or "none".
-    ..unsafe { core::mem::zeroed() }
-});
-
-/// The registered misc device `/dev/<name>`, backed by one [`Fifo`].
-///
-/// # Invariants
-///
-/// `raw` is registered with `misc_register` until the registration drops.
-#[pin_data(PinnedDrop)]
-pub(crate) struct Registration {
-    fifo: Arc<Fifo>,
-    #[pin]
-    raw: Opaque<bindings::miscdevice>,
-}
-
-// SAFETY: `misc_deregister` may run on any thread.
-unsafe impl Send for Registration {}
-// SAFETY: Only `open` touches the registration concurrently, and it only
-// reads `fifo`, which is `Sync`.
-unsafe impl Sync for Registration {}
-
-impl Registration {
-    /// Registers `/dev/<name>` (mode 0600) for `fifo`.
-    ///
-    /// Register last during module init: the device can be opened as soon as
-    /// this returns, and nothing may fail after that.
-    ///
-    /// # Errors
-    ///
-    /// Whatever `misc_register` returns, e.g. `EBUSY` if the name is taken.
-    pub(crate) fn register(name: &'static CStr, fifo: Arc<Fifo>) -> impl PinInit<Self, Error> {
-        // `fifo` is set before `raw` is registered, so `open` always finds it.
-        try_pin_init!(Self {
-            fifo,
-            raw <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
-                // SAFETY: The all-zero `miscdevice` is valid: null pointers
-                // and an empty list head that `misc_register` initialises.
-                let mut misc: bindings::miscdevice = unsafe { core::mem::zeroed() };
-                misc.minor = bindings::MISC_DYNAMIC_MINOR as c_int;
-                misc.name = name.as_char_ptr();
-                misc.fops = &FOPS.0;
-                misc.mode = 0o600;
-                // SAFETY: `slot` is valid for writes, and pinned until the
-                // drop below deregisters it.
-                unsafe { slot.write(misc) };
-                // SAFETY: `slot` holds an initialised `miscdevice` whose name
-                // and fops are static.
-                // INVARIANT: On success the device is registered.
-                to_result(unsafe { bindings::misc_register(slot) })
-            }),
-        })
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Registration {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `raw` is registered, by the type invariant.
-        unsafe { bindings::misc_deregister(self.raw.get()) };
-    }
-}
+// SAFETY: Every function may be called from any thread, and the owner is
+// this module.
+pub(crate) static FOPS: FileOperations = unsafe {
+    FileOperations::new(bindings::file_operations {
+        // The VFS takes a reference on this module for every open file, so
+        // it cannot be unloaded while a file is open. `THIS_MODULE`, spelled
+        // so that it builds on 7.2 and 7.3 alike.
+        owner: (&raw const bindings::__this_module).cast_mut(),
+        open: Some(open),
+        release: Some(release),
+        read_iter: Some(read_iter),
+        write_iter: Some(write_iter),
+        poll: Some(poll),
+        unlocked_ioctl: Some(ioctl),
+        // Every argument is a pointer or unused, so the 64-bit handler serves
+        // 32-bit callers once the pointer is converted.
+        compat_ioctl: bindings::compat_ptr_ioctl,
+        fasync: Some(fasync),
+        // splice(2), sendfile(2) and tee(2) through `read_iter` and
+        // `write_iter`, as for a FIFO.
+        splice_read: Some(bindings::copy_splice_read),
+        splice_write: Some(bindings::iter_file_splice_write),
+        // SAFETY: All other fields are nullable pointers or plain flags, for
+        // which zero means "not supported" or "none".
+        ..core::mem::zeroed()
+    })
+};

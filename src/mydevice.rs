@@ -15,12 +15,14 @@ use kernel::{
 mod fifo;
 mod fops;
 mod ioctl;
+mod kext;
 mod param;
-mod proc;
 mod ring;
 
 #[path = "../kunit/ioctl_test.rs"]
 mod ioctl_test;
+#[path = "../kunit/poll_test.rs"]
+mod poll_test;
 #[path = "../kunit/ring_test.rs"]
 mod ring_test;
 
@@ -42,8 +44,8 @@ const NAME: &CStr = c"mydevice";
 struct MyDevice {
     // Dropped in this order: no new opens, then no proc readers, then the
     // FIFO. The module cannot be unloaded while a file is open.
-    _misc: Pin<KBox<fops::Registration>>,
-    _proc: proc::ProcEntry,
+    _misc: Pin<KBox<fops::MiscDevice>>,
+    _proc: kext::proc::ProcEntry<fifo::Fifo>,
     _fifo: Arc<fifo::Fifo>,
 }
 
@@ -58,10 +60,13 @@ impl kernel::Module for MyDevice {
             );
         })?;
         let fifo = Arc::pin_init(fifo::Fifo::new(capacity)?, GFP_KERNEL)?;
-        let proc = proc::ProcEntry::new(NAME, fifo.clone())?;
+        let proc = kext::proc::ProcEntry::new(NAME, fifo.clone())?;
         // Register the node last: it can be opened at once, and nothing may
         // fail after that.
-        let misc = KBox::pin_init(fops::Registration::register(NAME, fifo.clone()), GFP_KERNEL)?;
+        let misc = KBox::pin_init(
+            fops::MiscDevice::register(NAME, 0o600, &fops::FOPS, fifo.clone()),
+            GFP_KERNEL,
+        )?;
         pr_info!("/dev/mydevice ready, buffer_size={}\n", capacity);
         Ok(Self {
             _misc: misc,

@@ -2,14 +2,14 @@
 
 //! The `buffer_size` module parameter, readable in sysfs.
 //!
-//! The `module!` macro's parameters do not appear in sysfs, yet users expect
-//! `/sys/module/mydevice/parameters/buffer_size`. This declares the
-//! parameter the way `module_param(buffer_size, uint, 0444)` does in C: a
-//! `kernel_param` in the `__param` section using the kernel's own `uint`
-//! operations, plus its `modinfo` strings. It is read-only after load, so a
-//! write can never be silently ignored.
+//! Users expect `/sys/module/mydevice/parameters/buffer_size`, which the
+//! `module!` macro's parameters do not give. This declares the parameter the
+//! way `module_param(buffer_size, uint, 0444)` does in C: a `kernel_param`
+//! in the `__param` section using the kernel's own `uint` operations, plus
+//! its `modinfo` strings. It is read-only after load, so a write can never
+//! be silently ignored.
 
-use core::cell::UnsafeCell;
+use crate::kext::param::ParamU32;
 use kernel::{
     bindings,
     module_param::KernelParam,
@@ -19,26 +19,22 @@ use kernel::{
 /// The default capacity, `MYDEV_BUFFER_DEFAULT`.
 pub(crate) const BUFFER_SIZE_DEFAULT: u32 = 4096;
 
-/// The parameter's storage, written by the module loader before `init`.
-struct ParamCell(UnsafeCell<u32>);
-
-// SAFETY: The loader writes the value before `init` runs, and afterwards it
-// is only read: the sysfs file is read-only (0444).
-unsafe impl Sync for ParamCell {}
-
-static BUFFER_SIZE: ParamCell = ParamCell(UnsafeCell::new(BUFFER_SIZE_DEFAULT));
+static BUFFER_SIZE: ParamU32 = ParamU32::new(BUFFER_SIZE_DEFAULT);
 
 #[link_section = "__param"]
 #[used(compiler)]
 static BUFFER_SIZE_PARAM: KernelParam = KernelParam::new(bindings::kernel_param {
     name: as_char_ptr_in_const_context(c"buffer_size"),
+    // `THIS_MODULE`, spelled so that it builds on 7.2 and 7.3 alike.
     mod_: (&raw const bindings::__this_module).cast_mut(),
     ops: &raw const bindings::param_ops_uint,
     perm: 0o444,
     level: -1,
     flags: 0,
     __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 {
-        arg: BUFFER_SIZE.0.get().cast(),
+        // SAFETY: This is the one `kernel_param` of `BUFFER_SIZE`; it uses
+        // `param_ops_uint` and mode 0444, which has no write bit.
+        arg: unsafe { BUFFER_SIZE.as_arg() }.cast(),
     },
 });
 
@@ -53,7 +49,5 @@ static BUFFER_SIZE_PARM: [u8; 76] =
 
 /// Returns the value given at load time, or the default.
 pub(crate) fn buffer_size() -> u32 {
-    // SAFETY: The loader's write happened before `init`; after it the value
-    // is never written again (see `ParamCell`).
-    unsafe { *BUFFER_SIZE.0.get() }
+    BUFFER_SIZE.get()
 }
