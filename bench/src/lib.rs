@@ -4,10 +4,12 @@
 //!
 //! The statistics, the result table and the JSON writer are pure and unit
 //! tested here. The process, clock and `/proc` helpers the workloads run on
-//! are in [`sys`]; the device wrapper is in [`device`].
+//! are in [`sys`], the io_uring streaming loop in [`uring`]; the device
+//! wrapper is in [`device`].
 
 pub mod device;
 pub mod json;
 pub mod stats;
 pub mod sys;
 pub mod table;
+pub mod uring;

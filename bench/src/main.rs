@@ -35,8 +35,8 @@ options:
   --scale F          multiply every run's work by F (default 1, or 16 with
                      --vm-mode kvm: the sizes are tuned for TCG)
   --smoke            a tiny run of everything, in seconds (reps 2, scale 1/256)
-  --only LIST        comma-separated workloads: stream,latency,wakeups,
-                     contended,control,idle (default all)
+  --only LIST        comma-separated workloads: stream,io_uring,splice,
+                     latency,wakeups,contended,control,idle (default all)
   --json PATH        write the raw samples and the environment as JSON
   --vm-mode MODE     kvm or tcg, recorded in the JSON (default unknown)
   --idle-secs S      how long the idle readers sleep (default 2)
@@ -44,8 +44,10 @@ options:
   -h, --help         this text
 ";
 
-const WORKLOADS: [&str; 6] = [
+const WORKLOADS: [&str; 8] = [
     "stream",
+    "io_uring",
+    "splice",
     "latency",
     "wakeups",
     "contended",
@@ -327,6 +329,66 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         }
     }
 
+    if cfg.runs("io_uring") {
+        eprintln!(
+            "io_uring: 1 writer -> 1 reader, {} requests in flight each",
+            workloads::URING_DEPTH
+        );
+        let (wsize, cap) = (4 * KIB, 64 * KIB);
+        let total = cfg.scaled(16 * MIB, 16 * wsize) / wsize * wsize;
+        let mut row = Row::new(
+            "io_uring",
+            format!(
+                "{} requests, depth {}, {} cap",
+                size_name(wsize),
+                workloads::URING_DEPTH,
+                size_name(cap)
+            ),
+            "MiB/s",
+            Better::Higher,
+        );
+        row.params = vec![
+            ("write_size", wsize.into()),
+            ("read_size", wsize.into()),
+            ("queue_depth", workloads::URING_DEPTH.into()),
+            ("capacity", cap.into()),
+            ("total_bytes", total.into()),
+        ];
+        interleave(cfg, ctl, cap, &row.name.clone(), |kind, chan| {
+            let v = workloads::uring_stream(chan, lim, wsize, total)?;
+            let side = row.side(kind);
+            side.capacity = chan.capacity;
+            side.values.push(v);
+            Ok(())
+        })?;
+        rows.push(row);
+    }
+
+    if cfg.runs("splice") {
+        eprintln!("splice: pipe -> FIFO -> pipe, 1 writer -> 1 reader");
+        let (chunk, cap) = (64 * KIB, 64 * KIB);
+        let total = cfg.scaled(32 * MIB, 16 * chunk) / chunk * chunk;
+        let mut row = Row::new(
+            "splice",
+            format!("{} splices, {} cap", size_name(chunk), size_name(cap)),
+            "MiB/s",
+            Better::Higher,
+        );
+        row.params = vec![
+            ("splice_size", chunk.into()),
+            ("capacity", cap.into()),
+            ("total_bytes", total.into()),
+        ];
+        interleave(cfg, ctl, cap, &row.name.clone(), |kind, chan| {
+            let side = row.side(kind);
+            side.capacity = chan.capacity;
+            side.values
+                .push(workloads::splice_stream(chan, lim, chunk, total)?);
+            Ok(())
+        })?;
+        rows.push(row);
+    }
+
     if cfg.runs("latency") {
         eprintln!("latency: write -> blocked reader's read returns");
         let samples = cfg.scaled(1000, 20);
@@ -535,6 +597,8 @@ fn pairs_cell(row: &Row) -> String {
 fn section_title(workload: &str) -> &'static str {
     match workload {
         "stream" => "streaming throughput, 1 writer -> 1 reader (ratio > 1: device faster)",
+        "io_uring" => "io_uring streaming, 1 writer -> 1 reader (ratio > 1: device faster)",
+        "splice" => "splice streaming, pipe -> FIFO -> pipe (ratio > 1: device faster)",
         "latency" => "wake latency, write -> read returns (ratio < 1: device faster)",
         "wakeups" => "wakeups per event, readers' context switches (ratio < 1: device better)",
         "contended" => "contended throughput, 4 writers, 4 readers (ratio > 1: device faster)",
@@ -684,4 +748,39 @@ fn run(cfg: &Config) -> io::Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Config>, String> {
+        Config::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn only_takes_every_workload() {
+        let cfg = parse(&["--only", &WORKLOADS.join(",")]).unwrap().unwrap();
+        assert_eq!(cfg.only, WORKLOADS);
+        for w in WORKLOADS {
+            let cfg = parse(&["--only", w]).unwrap().unwrap();
+            assert!(cfg.runs(w), "--only {w} does not run {w}");
+        }
+    }
+
+    #[test]
+    fn only_refuses_unknown_workloads() {
+        let err = parse(&["--only", "stream,uring"]).err().unwrap();
+        assert!(err.contains("`uring`"), "got {err}");
+    }
+
+    #[test]
+    fn explicit_reps_and_scale_beat_smoke() {
+        let cfg = parse(&["--smoke", "--reps", "3", "--scale", "0.5"])
+            .unwrap()
+            .unwrap();
+        assert_eq!((cfg.reps, cfg.scale), (3, 0.5));
+        let cfg = parse(&["--smoke"]).unwrap().unwrap();
+        assert_eq!((cfg.reps, cfg.scale), (2, 1.0 / 256.0));
+    }
 }

@@ -154,6 +154,64 @@ pub fn write_all(fd: RawFd, buf: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// One `splice(fd_in, NULL, fd_out, NULL, len, flags)`, retried on `EINTR`
+/// until the deadline. Returns the bytes moved, 0 at end of input.
+///
+/// # Errors
+///
+/// The `splice` error, e.g. `EINVAL` when either side does not support it,
+/// or `TimedOut`.
+pub fn splice_some(fd_in: RawFd, fd_out: RawFd, len: usize, flags: u32) -> io::Result<usize> {
+    loop {
+        // SAFETY: Null offsets are allowed and no memory of ours is touched.
+        let n = unsafe {
+            libc::splice(
+                fd_in,
+                std::ptr::null_mut(),
+                fd_out,
+                std::ptr::null_mut(),
+                len,
+                flags,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            // Kept as an OS error, so callers can tell `EINVAL` apart.
+            return Err(err);
+        }
+        retry(&err)?;
+    }
+}
+
+/// One `vmsplice` of `buf` into the pipe `fd`, retried on `EINTR` until the
+/// deadline. Returns the bytes taken, which may be fewer than `buf.len()`
+/// when the pipe has too few free slots.
+///
+/// The pipe then refers to the pages of `buf` rather than holding a copy, so
+/// a reader may see later changes to `buf`.
+///
+/// # Errors
+///
+/// The `vmsplice` error, or `TimedOut`.
+pub fn vmsplice_some(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    let iov = libc::iovec {
+        iov_base: buf.as_ptr().cast_mut().cast(),
+        iov_len: buf.len(),
+    };
+    loop {
+        // SAFETY: `iov` describes readable memory of `buf`; vmsplice without
+        // `SPLICE_F_GIFT` only reads it.
+        let n = unsafe { libc::vmsplice(fd, &iov, 1, 0) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        retry(&io::Error::last_os_error())?;
+    }
+}
+
 /// Reads `CLOCK_MONOTONIC` in nanoseconds; it is the same clock in every
 /// process, so a stamp taken in one can be compared in another.
 pub fn now_ns() -> u64 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The six workloads, each one run on one channel: the device or a pipe.
+//! The eight workloads, each one run on one channel: the device or a pipe.
 //!
 //! A run forks its children, lets them settle, measures, and reaps them.
 //! Children wait on a separate "go" pipe so that fork costs stay outside the
@@ -14,6 +14,7 @@ use std::time::Duration;
 use mydevice_bench::device::{self, Device};
 use mydevice_bench::json::Json;
 use mydevice_bench::sys::{self, Children, Deadline};
+use mydevice_bench::uring;
 
 /// Which FIFO a run uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +164,136 @@ pub fn stream(chan: &Chan, lim: Limits, wsize: usize, total: usize) -> io::Resul
     sys::read_exact(res_r.as_raw_fd(), &mut end)?;
     kids.wait_all(lim.timeout())?;
     let secs = (u64::from_ne_bytes(end).saturating_sub(start)) as f64 / 1e9;
+    Ok(total as f64 / (1024.0 * 1024.0) / secs)
+}
+
+/// Waits for a run's end stamp from its reader child `reader`.
+///
+/// If the reader died, its exit status says more than the closed result
+/// pipe, so that is the error.
+fn end_stamp(kids: &mut Children, reader: libc::pid_t, res: RawFd, lim: Limits) -> io::Result<u64> {
+    let mut end = [0_u8; 8];
+    if let Err(e) = sys::read_exact(res, &mut end) {
+        kids.wait(reader, lim.timeout())?;
+        return Err(e);
+    }
+    Ok(u64::from_ne_bytes(end))
+}
+
+/// Requests each io_uring side keeps in flight.
+pub const URING_DEPTH: usize = 4;
+
+/// Streaming through io_uring: as [`stream`], but the writer and the reader
+/// each keep [`URING_DEPTH`] requests of `wsize` bytes queued on one ring of
+/// their own, on the channel's blocking descriptors. Returns MiB/s.
+pub fn uring_stream(chan: &Chan, lim: Limits, wsize: usize, total: usize) -> io::Result<f64> {
+    uring::probe()?;
+    let (go_r, go_w) = sys::pipe()?;
+    let (res_r, res_w) = sys::pipe()?;
+    let (go, res) = (go_r.as_raw_fd(), res_w.as_raw_fd());
+    let (rd, wr) = (chan.rd, chan.wr);
+    let mut kids = Children::new();
+    kids.spawn(lim.timeout_secs, || {
+        child("io_uring writer", || {
+            wait_go(go)?;
+            uring::stream(wr, uring::Op::Write, total, wsize, URING_DEPTH)?;
+            Ok(0)
+        })
+    })?;
+    let reader = kids.spawn(lim.timeout_secs, || {
+        child("io_uring reader", || {
+            wait_go(go)?;
+            uring::stream(rd, uring::Op::Read, total, wsize, URING_DEPTH)?;
+            sys::write_all(res, &sys::now_ns().to_ne_bytes())?;
+            Ok(0)
+        })
+    })?;
+    drop(res_w);
+    let _deadline = Deadline::arm(lim.timeout_secs);
+    let start = sys::now_ns();
+    sys::write_all(go_w.as_raw_fd(), &[1, 1])?;
+    let end = end_stamp(&mut kids, reader, res_r.as_raw_fd(), lim)?;
+    kids.wait_all(lim.timeout())?;
+    let secs = end.saturating_sub(start) as f64 / 1e9;
+    Ok(total as f64 / (1024.0 * 1024.0) / secs)
+}
+
+/// Splice streaming: the writer `vmsplice`s up to `chunk` bytes of its
+/// page-aligned buffer into a pipe of its own and `splice`s them from there
+/// into the channel; the reader `splice`s up to `chunk` bytes from the
+/// channel into a pipe of its own and from there to `/dev/null`. No byte is
+/// copied through user space; on the device side the kernel copies between
+/// the pipes' pages and the ring. Returns MiB/s.
+pub fn splice_stream(chan: &Chan, lim: Limits, chunk: usize, total: usize) -> io::Result<f64> {
+    const PAGE: usize = 4096;
+    let (go_r, go_w) = sys::pipe()?;
+    let (res_r, res_w) = sys::pipe()?;
+    let (go, res) = (go_r.as_raw_fd(), res_w.as_raw_fd());
+    let (rd, wr) = (chan.rd, chan.wr);
+    // A pipe that holds a whole chunk; `F_SETPIPE_SZ` may round up.
+    let staging = || -> io::Result<(OwnedFd, OwnedFd)> {
+        let (r, w) = sys::pipe()?;
+        sys::set_pipe_size(w.as_raw_fd(), chunk)
+            .map_err(|e| io::Error::new(e.kind(), format!("F_SETPIPE_SZ {chunk}: {e}")))?;
+        Ok((r, w))
+    };
+    let mut kids = Children::new();
+    kids.spawn(lim.timeout_secs, || {
+        child("splice writer", || {
+            let (src_r, src_w) = staging()?;
+            // Page-aligned, so a chunk is whole pages and fits the staging
+            // pipe's slots in one `vmsplice`.
+            let mem = vec![0x5a_u8; chunk + PAGE];
+            let skip = mem.as_ptr().align_offset(PAGE).min(PAGE);
+            let buf = &mem[skip..skip + chunk];
+            wait_go(go)?;
+            let mut left = total;
+            while left > 0 {
+                // The staging pipe is empty here, so this takes at least a page.
+                let n = sys::vmsplice_some(src_w.as_raw_fd(), &buf[..chunk.min(left)])?;
+                let mut staged = n;
+                while staged > 0 {
+                    match sys::splice_some(src_r.as_raw_fd(), wr, staged, 0)? {
+                        0 => return Ok(EXIT_SHORT),
+                        m => staged -= m,
+                    }
+                }
+                left -= n;
+            }
+            Ok(0)
+        })
+    })?;
+    let reader = kids.spawn(lim.timeout_secs, || {
+        child("splice reader", || {
+            let (dst_r, dst_w) = staging()?;
+            let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+            wait_go(go)?;
+            let mut got = 0;
+            while got < total {
+                let n = match sys::splice_some(rd, dst_w.as_raw_fd(), chunk.min(total - got), 0)? {
+                    0 => return Ok(EXIT_SHORT),
+                    n => n,
+                };
+                let mut staged = n;
+                while staged > 0 {
+                    match sys::splice_some(dst_r.as_raw_fd(), null.as_raw_fd(), staged, 0)? {
+                        0 => return Ok(EXIT_SHORT),
+                        m => staged -= m,
+                    }
+                }
+                got += n;
+            }
+            sys::write_all(res, &sys::now_ns().to_ne_bytes())?;
+            Ok(0)
+        })
+    })?;
+    drop(res_w);
+    let _deadline = Deadline::arm(lim.timeout_secs);
+    let start = sys::now_ns();
+    sys::write_all(go_w.as_raw_fd(), &[1, 1])?;
+    let end = end_stamp(&mut kids, reader, res_r.as_raw_fd(), lim)?;
+    kids.wait_all(lim.timeout())?;
+    let secs = end.saturating_sub(start) as f64 / 1e9;
     Ok(total as f64 / (1024.0 * 1024.0) / secs)
 }
 
