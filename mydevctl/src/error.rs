@@ -75,6 +75,14 @@ pub enum Error {
         /// The error number.
         errno: i32,
     },
+    /// A counter in `/proc/mydevice` is not an integer, so mydevctl and the
+    /// module disagree on the file's format.
+    ProcFormat {
+        /// The key of the line.
+        key: String,
+        /// Its value.
+        value: String,
+    },
     /// Writing to standard output failed.
     Output(io::Error),
 }
@@ -91,7 +99,7 @@ impl Error {
                 (Op::Ioctl(_), libc::ENODEV) => EXIT_MISSING,
                 _ => EXIT_DEVICE,
             },
-            Self::Output(_) => EXIT_DEVICE,
+            Self::ProcFormat { .. } | Self::Output(_) => EXIT_DEVICE,
         }
     }
 }
@@ -123,6 +131,11 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Self::ProcFormat { key, value } => write!(
+                f,
+                "watch: {PROC_PATH}: {key} is {value:?}, not an unsigned integer; \
+                 mydevctl does not know this module's format"
+            ),
             Self::Output(err) => write!(f, "cannot write the output: {err}"),
         }
     }
@@ -413,6 +426,20 @@ mod tests {
                 "{name} appears twice"
             );
         }
+    }
+
+    /// A malformed counter in the proc file names the key and exits 1.
+    #[test]
+    fn proc_format_names_the_key() {
+        check(
+            Error::ProcFormat {
+                key: "bytes_used".to_owned(),
+                value: "x".to_owned(),
+            },
+            EXIT_DEVICE,
+            "watch: /proc/mydevice: bytes_used is \"x\", not an unsigned integer; mydevctl \
+             does not know this module's format",
+        );
     }
 
     /// Usage errors exit 2 and output errors exit 1.

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Human and JSON renderings of everything mydevctl prints.
+//! Human renderings of everything mydevctl prints; [`crate::json`] has the
+//! JSON ones.
 //!
 //! Every function returns the complete text, newline included, so tests can
 //! compare it byte for byte. Human output is `key: value` lines whose keys
 //! are the field names of the UAPI structs and of `/proc/mydevice`, aligned
-//! in one column; JSON output is one object per line with the same keys.
+//! in one column, the keys that the JSON output uses too.
 
 use core::fmt::Write as _;
 
 use mydevice_abi::{MydevStats, MydevStatus, MYDEV_FLAG_HUNG_UP};
 
-use crate::json::Object;
 use crate::size::human_bytes;
 
 /// The width of the key column of human output, colon included.
@@ -123,26 +123,6 @@ pub fn status_human(device: &str, s: &MydevStatus) -> String {
     out
 }
 
-fn status_members(o: Object, s: &MydevStatus) -> Object {
-    o.uint("buffer_size", s.buffer_size.into())
-        .uint("bytes_used", s.bytes_used.into())
-        .uint(
-            "bytes_free",
-            s.buffer_size.saturating_sub(s.bytes_used).into(),
-        )
-        .uint("open_count", s.open_count.into())
-        .uint("read_count", s.read_count.into())
-        .uint("write_count", s.write_count.into())
-}
-
-/// Renders `MYDEV_STATUS` as one JSON line.
-pub fn status_json(device: &str, s: &MydevStatus) -> String {
-    let o = Object::new()
-        .string("command", "status")
-        .string("device", device);
-    status_members(o, s).finish() + "\n"
-}
-
 fn hung_up(s: &MydevStats) -> bool {
     s.flags & MYDEV_FLAG_HUNG_UP != 0
 }
@@ -162,29 +142,6 @@ pub fn stats_human(device: &str, s: &MydevStats) -> String {
     line(&mut out, "writers_waiting", s.writers_waiting);
     line(&mut out, "hung_up", if hung_up(s) { "yes" } else { "no" });
     out
-}
-
-fn stats_members(o: Object, s: &MydevStats) -> Object {
-    o.uint("size", s.size.into())
-        .uint("version", s.version.into())
-        .uint("bytes_read", s.bytes_read)
-        .uint("bytes_written", s.bytes_written)
-        .uint("reads", s.reads)
-        .uint("writes", s.writes)
-        .uint("reader_sleeps", s.reader_sleeps)
-        .uint("writer_sleeps", s.writer_sleeps)
-        .uint("readers_waiting", s.readers_waiting.into())
-        .uint("writers_waiting", s.writers_waiting.into())
-        .uint("flags", s.flags.into())
-        .boolean("hung_up", hung_up(s))
-}
-
-/// Renders `MYDEV_STATS` as one JSON line.
-pub fn stats_json(device: &str, s: &MydevStats) -> String {
-    let o = Object::new()
-        .string("command", "stats")
-        .string("device", device);
-    stats_members(o, s).finish() + "\n"
 }
 
 /// Renders the outcome of `clear`, `resize` or `hangup` for people.
@@ -219,17 +176,6 @@ pub fn change_human(command: &str, device: &str, c: &Change) -> String {
     }
 }
 
-/// Renders the outcome of `clear`, `resize` or `hangup` as one JSON line.
-pub fn change_json(command: &str, device: &str, c: &Change) -> String {
-    Object::new()
-        .string("command", command)
-        .string("device", device)
-        .object("before", status_members(Object::new(), &c.before))
-        .object("after", status_members(Object::new(), &c.after))
-        .finish()
-        + "\n"
-}
-
 /// Renders a `watch` sample for people.
 pub fn sample_human(device: &str, proc_path: &str, s: &Sample) -> String {
     let mut out = String::new();
@@ -255,31 +201,6 @@ pub fn sample_human(device: &str, proc_path: &str, s: &Sample) -> String {
     line(&mut out, "read_rate", rate(s.read_rate));
     line(&mut out, "write_rate", rate(s.write_rate));
     out
-}
-
-/// Renders a `watch` sample as one JSON line.
-///
-/// Values of `/proc/mydevice` that are decimal integers become JSON numbers,
-/// the rest strings.
-pub fn sample_json(device: &str, s: &Sample) -> String {
-    let mut proc = Object::new();
-    for (key, value) in &s.proc {
-        proc = match value.parse::<u64>() {
-            Ok(n) if value.bytes().all(|b| b.is_ascii_digit()) => proc.uint(key, n),
-            _ => proc.string(key, value),
-        };
-    }
-    Object::new()
-        .string("command", "watch")
-        .string("device", device)
-        .uint("sample", s.index)
-        .uint("elapsed_ms", s.elapsed_ms)
-        .object("proc", proc)
-        .object("stats", stats_members(Object::new(), &s.stats))
-        .opt_uint("read_rate", s.read_rate)
-        .opt_uint("write_rate", s.write_rate)
-        .finish()
-        + "\n"
 }
 
 /// Computes a rate in units per second from two counter readings.
@@ -381,28 +302,6 @@ mod tests {
         assert!(text.contains("bytes_used:      0 bytes\n"), "{text}");
     }
 
-    /// Status JSON has every field, plus the derived free space.
-    #[test]
-    fn status_json_exact() {
-        assert_eq!(
-            status_json("/dev/mydevice", &status()),
-            "{\"command\":\"status\",\"device\":\"/dev/mydevice\",\"buffer_size\":4096,\
-             \"bytes_used\":12,\"bytes_free\":4084,\"open_count\":3,\"read_count\":7,\
-             \"write_count\":9}\n"
-        );
-    }
-
-    /// A device path with quotes or control characters stays valid JSON.
-    #[test]
-    fn json_escapes_the_device_path() {
-        let text = status_json("/dev/my \"dev\"\n", &MydevStatus::default());
-        assert!(
-            text.starts_with(r#"{"command":"status","device":"/dev/my \"dev\"\n","#),
-            "{text}"
-        );
-        assert_eq!(text.matches('\n').count(), 1, "one line: {text:?}");
-    }
-
     /// Stats text lists every counter and the hangup flag.
     #[test]
     fn stats_human_exact() {
@@ -425,29 +324,6 @@ mod tests {
             ..stats()
         };
         assert!(stats_human("d", &hung).ends_with("hung_up:         yes\n"));
-    }
-
-    /// Stats JSON has every field, the raw flags and a decoded boolean.
-    #[test]
-    fn stats_json_exact() {
-        assert_eq!(
-            stats_json("/dev/mydevice", &stats()),
-            "{\"command\":\"stats\",\"device\":\"/dev/mydevice\",\"size\":72,\"version\":1,\
-             \"bytes_read\":123456789,\"bytes_written\":123456801,\"reads\":10,\"writes\":11,\
-             \"reader_sleeps\":2,\"writer_sleeps\":0,\"readers_waiting\":1,\
-             \"writers_waiting\":0,\"flags\":0,\"hung_up\":false}\n"
-        );
-        let hung = MydevStats {
-            flags: MYDEV_FLAG_HUNG_UP,
-            bytes_read: u64::MAX,
-            ..stats()
-        };
-        let text = stats_json("d", &hung);
-        assert!(
-            text.contains("\"bytes_read\":18446744073709551615,"),
-            "{text}"
-        );
-        assert!(text.ends_with("\"flags\":1,\"hung_up\":true}\n"), "{text}");
     }
 
     /// Control commands report the state before and after.
@@ -512,25 +388,6 @@ mod tests {
         );
     }
 
-    /// Control command JSON nests the two status snapshots.
-    #[test]
-    fn change_json_exact() {
-        let before = status();
-        let after = MydevStatus {
-            buffer_size: 5,
-            bytes_used: 5,
-            ..before
-        };
-        assert_eq!(
-            change_json("resize", "/dev/mydevice", &Change { before, after }),
-            "{\"command\":\"resize\",\"device\":\"/dev/mydevice\",\
-             \"before\":{\"buffer_size\":4096,\"bytes_used\":12,\"bytes_free\":4084,\
-             \"open_count\":3,\"read_count\":7,\"write_count\":9},\
-             \"after\":{\"buffer_size\":5,\"bytes_used\":5,\"bytes_free\":0,\
-             \"open_count\":3,\"read_count\":7,\"write_count\":9}}\n"
-        );
-    }
-
     fn sample() -> Sample {
         Sample {
             index: 2,
@@ -585,46 +442,6 @@ mod tests {
         );
         assert!(
             text.ends_with("read_rate:       -\nwrite_rate:      -\n"),
-            "{text}"
-        );
-    }
-
-    /// A watch sample in JSON nests proc and stats, numbers as numbers.
-    #[test]
-    fn sample_json_exact() {
-        assert_eq!(
-            sample_json("/dev/mydevice", &sample()),
-            "{\"command\":\"watch\",\"device\":\"/dev/mydevice\",\"sample\":2,\
-             \"elapsed_ms\":501,\"proc\":{\"buffer_size\":4096,\"bytes_used\":0,\
-             \"hung_up\":0,\"odd\":\"x\\\"y\"},\"stats\":{\"size\":72,\"version\":1,\
-             \"bytes_read\":123456789,\"bytes_written\":123456801,\"reads\":10,\
-             \"writes\":11,\"reader_sleeps\":2,\"writer_sleeps\":0,\"readers_waiting\":1,\
-             \"writers_waiting\":0,\"flags\":0,\"hung_up\":false},\"read_rate\":2048,\
-             \"write_rate\":0}\n"
-        );
-        let first = Sample {
-            read_rate: None,
-            write_rate: None,
-            ..sample()
-        };
-        assert!(sample_json("d", &first).ends_with("\"read_rate\":null,\"write_rate\":null}\n"));
-    }
-
-    /// Signed or oversized proc values stay strings in JSON.
-    #[test]
-    fn sample_json_keeps_non_integers_as_strings() {
-        let s = Sample {
-            proc: vec![
-                ("a".to_owned(), "-1".to_owned()),
-                ("b".to_owned(), "+1".to_owned()),
-                ("c".to_owned(), "99999999999999999999".to_owned()),
-                ("d".to_owned(), String::new()),
-            ],
-            ..sample()
-        };
-        let text = sample_json("d", &s);
-        assert!(
-            text.contains(r#""proc":{"a":"-1","b":"+1","c":"99999999999999999999","d":""}"#),
             "{text}"
         );
     }

@@ -9,29 +9,30 @@ use std::time::{Duration, Instant};
 
 use mydevice_abi::{MydevStats, DEVICE_PATH, PROC_PATH};
 
-use crate::cli::{self, Cli, Command, Watch};
+use crate::cli::{self, Cli, Command, Parsed, Watch};
 use crate::device::{Device, Errno};
 use crate::error::{Error, Ioctl, Op, EXIT_OK};
 use crate::format::{self, Change, Sample};
-use crate::procfs;
+use crate::{json, procfs};
 
 /// Clears a terminal and homes the cursor, for the redraws of `watch`.
 const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
 
 /// Picks the device node: `--device`, else a non-empty `$MYDEVICE_DEVICE`,
 /// else `/dev/mydevice`.
-pub fn resolve_device(option: Option<&OsString>, env: Option<OsString>) -> PathBuf {
+pub fn resolve_device(option: Option<&PathBuf>, env: Option<OsString>) -> PathBuf {
     option
         .cloned()
-        .or_else(|| env.filter(|v| !v.is_empty()))
-        .map_or_else(|| PathBuf::from(DEVICE_PATH), PathBuf::from)
+        .or_else(|| env.filter(|v| !v.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEVICE_PATH))
 }
 
 /// Runs the whole program and returns its exit code.
 ///
 /// `args` excludes the program name. `env_device` is `$MYDEVICE_DEVICE`.
 /// `terminal` says whether `out` is a terminal, which makes `watch` redraw
-/// the screen. Errors are printed to `err` with a `mydevctl: ` prefix.
+/// the screen. Errors are printed to `err` with a `mydevctl: ` prefix, or
+/// with `--json` as a JSON object to `out`.
 pub fn main<I>(
     args: I,
     env_device: Option<OsString>,
@@ -43,22 +44,50 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
-    let result = cli::parse(args).and_then(|cli| {
-        let device = resolve_device(cli.device.as_ref(), env_device);
-        execute(&cli, &device, out, terminal)
-    });
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let json = cli::wants_json(&args);
+    let (command, result) = match cli::parse(args) {
+        Ok(Parsed::Print(text)) => (None, write_all(out, &text)),
+        Ok(Parsed::Run(cli)) => {
+            let device = resolve_device(cli.device.as_ref(), env_device);
+            (
+                Some(cli.command.name()),
+                execute(&cli, &device, out, terminal),
+            )
+        }
+        Err(e) => (None, Err(e)),
+    };
     match result {
         Ok(()) => EXIT_OK,
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(e) => {
-            // Nothing useful is left to do if standard error fails too.
-            let _ = writeln!(err, "mydevctl: {e}");
-            if matches!(e, Error::Usage(_)) {
-                let _ = writeln!(err, "{}", cli::TRY_HELP);
-            }
+            report(&e, json.then_some(command), out, err);
             e.exit_code()
         }
     }
+}
+
+/// Prints an error: as JSON on `out` when `json` holds the failed command
+/// (itself `None` for a usage error), else as text on `err`.
+fn report(e: &Error, json_command: Option<Option<&str>>, out: &mut dyn Write, err: &mut dyn Write) {
+    // When standard output itself failed, standard error is all that is left.
+    if let (Some(command), false) = (json_command, matches!(e, Error::Output(_))) {
+        if let Ok(line) = json::error(command, e) {
+            if write_all(out, &line).is_ok() {
+                return;
+            }
+        }
+    }
+    // Nothing useful is left to do if standard error fails too.
+    let _ = writeln!(err, "mydevctl: {e}");
+    if matches!(e, Error::Usage(_)) {
+        let _ = writeln!(err, "{}", cli::TRY_HELP);
+    }
+}
+
+fn write_all(out: &mut dyn Write, text: &str) -> Result<(), Error> {
+    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    out.flush().map_err(Error::Output)
 }
 
 /// Runs one parsed command against `device`, printing to `out`.
@@ -79,13 +108,11 @@ pub fn execute(cli: &Cli, device: &Path, out: &mut dyn Write, terminal: bool) ->
         }
     };
     let text = match &cli.command {
-        Command::Help => cli::HELP.to_owned(),
-        Command::Version => cli::version() + "\n",
         Command::Status => {
             let dev = Device::open(device, false).map_err(fail(Op::Open { write: false }))?;
             let s = dev.status().map_err(fail(Op::Ioctl(Ioctl::Status)))?;
             if cli.json {
-                format::status_json(&shown, &s)
+                json::status(&shown, &s)?
             } else {
                 format::status_human(&shown, &s)
             }
@@ -94,7 +121,7 @@ pub fn execute(cli: &Cli, device: &Path, out: &mut dyn Write, terminal: bool) ->
             let dev = Device::open(device, false).map_err(fail(Op::Open { write: false }))?;
             let s = dev.stats().map_err(fail(Op::Ioctl(Ioctl::Stats)))?;
             if cli.json {
-                format::stats_json(&shown, &s)
+                json::stats(&shown, &s)?
             } else {
                 format::stats_human(&shown, &s)
             }
@@ -104,8 +131,7 @@ pub fn execute(cli: &Cli, device: &Path, out: &mut dyn Write, terminal: bool) ->
         Command::Hangup => control(cli.json, command, device, Ioctl::Hangup)?,
         Command::Watch(watch) => return run_watch(cli.json, *watch, device, out, terminal),
     };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
-    out.flush().map_err(Error::Output)
+    write_all(out, &text)
 }
 
 /// Sends a control command and renders the status before and after it.
@@ -137,11 +163,11 @@ fn control(
     let after = dev.status().map_err(fail(Op::Ioctl(Ioctl::Status)))?;
     let change = Change { before, after };
     let shown = device.to_string_lossy();
-    Ok(if json {
-        format::change_json(command, &shown, &change)
+    if json {
+        json::change(command, &shown, &change)
     } else {
-        format::change_human(command, &shown, &change)
-    })
+        Ok(format::change_human(command, &shown, &change))
+    }
 }
 
 fn run_watch(
@@ -227,7 +253,7 @@ pub fn watch_loop(
             write_rate,
         };
         let text = if json {
-            format::sample_json(shown, &sample)
+            json::sample(shown, &sample)?
         } else {
             let body = format::sample_human(shown, PROC_PATH, &sample);
             if terminal {
@@ -238,8 +264,7 @@ pub fn watch_loop(
                 body
             }
         };
-        out.write_all(text.as_bytes()).map_err(Error::Output)?;
-        out.flush().map_err(Error::Output)?;
+        write_all(out, &text)?;
         if watch.count == Some(index) {
             return Ok(());
         }
@@ -256,7 +281,7 @@ mod tests {
     /// `--device` beats the environment, which beats the default.
     #[test]
     fn device_resolution_order() {
-        let opt = OsString::from("/dev/a");
+        let opt = PathBuf::from("/dev/a");
         assert_eq!(
             resolve_device(Some(&opt), Some("/dev/b".into())),
             PathBuf::from("/dev/a")
@@ -291,9 +316,40 @@ mod tests {
         assert_eq!(out, "");
         assert_eq!(
             err,
-            "mydevctl: resize: 0 bytes is invalid (1..=1048576)\n\
+            "mydevctl: invalid value '0' for '<SIZE>': 0 bytes is invalid (1..=1048576)\n\
              Try 'mydevctl --help' for more information.\n"
         );
+    }
+
+    /// With --json, errors are one JSON object on standard output, and the
+    /// exit code stays the same.
+    #[test]
+    fn json_errors_go_to_stdout() {
+        for (args, code, kind, name) in [
+            (&["--json", "resize", "0"][..], 2, "usage", None),
+            (&["resize", "--json", "--bogus"][..], 2, "usage", None),
+            (
+                &["--json", "--device", "/nonexistent/mydevice", "status"][..],
+                3,
+                "device",
+                Some("ENOENT"),
+            ),
+            (
+                &["--json", "-d", "/dev/null", "stats"][..],
+                1,
+                "device",
+                Some("ENOTTY"),
+            ),
+        ] {
+            let (got, out, err) = run(args);
+            assert_eq!(got, code, "{args:?}: stdout {out}, stderr {err}");
+            assert_eq!(err, "", "{args:?}: nothing on stderr");
+            let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+            assert_eq!(v["schema_version"], 1, "{out}");
+            assert_eq!(v["error"]["kind"], kind, "{out}");
+            assert_eq!(v["error"]["name"].as_str(), name, "{out}");
+            assert!(v["error"]["message"].is_string(), "{out}");
+        }
     }
 
     /// A missing node exits 3 and names ENOENT.
@@ -326,7 +382,7 @@ mod tests {
     fn help_and_version_exit_0() {
         let (code, out, err) = run(&["--help"]);
         assert_eq!((code, err.as_str()), (0, ""));
-        assert_eq!(out, cli::HELP);
+        assert_eq!(out, cli::command().render_long_help().to_string());
         let (code, out, _) = run(&["--version"]);
         assert_eq!(code, 0);
         assert_eq!(out, format!("mydevctl {}\n", env!("CARGO_PKG_VERSION")));
@@ -389,7 +445,8 @@ mod tests {
         assert_eq!(lines.len(), 3, "one JSON line per sample: {text}");
         for (i, line) in lines.iter().enumerate() {
             let want = format!(
-                "{{\"command\":\"watch\",\"device\":\"/dev/mydevice\",\"sample\":{},",
+                "{{\"schema_version\":1,\"command\":\"watch\",\"device\":\"/dev/mydevice\",\
+                 \"sample\":{},",
                 i + 1
             );
             assert!(line.starts_with(&want), "line {i}: {line}");

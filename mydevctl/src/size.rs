@@ -30,7 +30,7 @@ pub enum SizeError {
 
 impl fmt::Display for SizeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let range = format_args!("{MYDEV_BUFFER_MIN}..={MYDEV_BUFFER_MAX}");
+        let range = format!("{MYDEV_BUFFER_MIN}..={MYDEV_BUFFER_MAX}");
         match self {
             Self::Empty => write!(
                 f,
