@@ -201,6 +201,23 @@ impl Child {
         })
     }
 
+    /// Waits up to `timeout` until the child has reported at least `n` bytes.
+    ///
+    /// Returns whether it did; the child is left running either way.
+    pub fn wait_for_output(&mut self, n: usize, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            self.pump();
+            if self.output.len() >= n {
+                return true;
+            }
+            if self.try_wait().is_some() || Instant::now() >= end {
+                return self.output.len() >= n;
+            }
+            let _ = sys::poll_one(self.out, libc::POLLIN, 5);
+        }
+    }
+
     /// Everything the child has reported.
     pub fn output(&self) -> &[u8] {
         &self.output

@@ -4,8 +4,9 @@
 //!
 //! Each program in `src/bin/` tests one group of behaviours and prints KTAP.
 //! This crate gives them a kselftest-style runner ([`run`]), wrappers for the
-//! device and its ioctls ([`Dev`]), `/proc` readers, and forked children with
-//! deadlines ([`spawn`]).
+//! device and its ioctls ([`Dev`]), `/proc` readers, forked children with
+//! deadlines ([`spawn`]), and a page whose first touch blocks until the test
+//! lets it go ([`uffd::FaultingPage`]).
 
 pub mod child;
 pub mod device;
@@ -14,6 +15,7 @@ pub mod record;
 pub mod rng;
 pub mod sys;
 pub mod task;
+pub mod uffd;
 
 use std::time::Duration;
 

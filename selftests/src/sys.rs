@@ -360,3 +360,201 @@ pub fn page_size() -> usize {
     // SAFETY: sysconf() takes no pointers.
     unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
 }
+
+/// `RWF_NOWAIT` of `preadv2(2)`/`pwritev2(2)`: fail with `EAGAIN` rather than wait.
+pub const RWF_NOWAIT: i32 = 0x08;
+/// `RWF_NOSIGNAL` of `pwritev2(2)`: `EPIPE` without `SIGPIPE`.
+pub const RWF_NOSIGNAL: i32 = 0x100;
+
+/// `preadv2(2)` of up to `n` bytes at the current position (offset -1) with `RWF_*` `flags`.
+pub fn preadv2(fd: i32, n: usize, flags: i32) -> SysResult<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: n,
+    };
+    // SAFETY: `iov` describes `buf`, which is valid for writes of `n` bytes.
+    let got = check(unsafe { libc::preadv2(fd, &iov, 1, -1, flags) } as libc::c_long)?;
+    buf.truncate(got as usize);
+    Ok(buf)
+}
+
+/// `pwritev2(2)` of `data` at the current position (offset -1) with `RWF_*` `flags`.
+pub fn pwritev2(fd: i32, data: &[u8], flags: i32) -> SysResult<usize> {
+    let iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: `iov` describes `data`, which the kernel only reads.
+    let n = check(unsafe { libc::pwritev2(fd, &iov, 1, -1, flags) } as libc::c_long)?;
+    Ok(n as usize)
+}
+
+/// `splice(2)` of up to `len` bytes from `fd_in` to `fd_out`, at the current positions.
+pub fn splice(fd_in: i32, fd_out: i32, len: usize, flags: u32) -> SysResult<usize> {
+    let null = std::ptr::null_mut();
+    // SAFETY: Null offsets make the kernel use the files' own positions.
+    let n = unsafe { libc::splice(fd_in, null, fd_out, null, len, flags) };
+    check(n as libc::c_long).map(|n| n as usize)
+}
+
+/// `tee(2)` of up to `len` bytes from the pipe `fd_in` to the pipe `fd_out`.
+pub fn tee(fd_in: i32, fd_out: i32, len: usize, flags: u32) -> SysResult<usize> {
+    // SAFETY: tee() takes no pointers.
+    let n = unsafe { libc::tee(fd_in, fd_out, len, flags) };
+    check(n as libc::c_long).map(|n| n as usize)
+}
+
+/// `sendfile(2)` of up to `count` bytes from `in_fd` to `out_fd`, at the current positions.
+pub fn sendfile(out_fd: i32, in_fd: i32, count: usize) -> SysResult<usize> {
+    // SAFETY: A null offset makes the kernel use the input file's position.
+    let n = unsafe { libc::sendfile(out_fd, in_fd, std::ptr::null_mut(), count) };
+    check(n as libc::c_long).map(|n| n as usize)
+}
+
+fn sigset_of(sig: i32) -> libc::sigset_t {
+    // SAFETY: An all-zero sigset_t is valid storage for sigemptyset().
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is valid; `sig` is a valid signal number for the callers.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+    }
+    set
+}
+
+/// Blocks `sig` for the calling thread, so that it stays pending when raised.
+pub fn block_signal(sig: i32) -> SysResult<()> {
+    let set = sigset_of(sig);
+    // SAFETY: `set` is a valid signal set; the old mask is not wanted.
+    let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if r != 0 {
+        return Err(Errno(r));
+    }
+    Ok(())
+}
+
+/// Whether `sig` is pending (raised while blocked) for the calling thread or its process.
+pub fn signal_pending(sig: i32) -> SysResult<bool> {
+    // SAFETY: An all-zero sigset_t is valid storage for sigpending().
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is valid for writes.
+    check(unsafe { libc::sigpending(&mut set) } as libc::c_long)?;
+    // SAFETY: `set` was filled in by sigpending().
+    Ok(unsafe { libc::sigismember(&set, sig) } == 1)
+}
+
+/// Takes a pending, blocked `sig` off the queue; returns whether there was one.
+pub fn take_pending(sig: i32) -> bool {
+    let set = sigset_of(sig);
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `set` and `zero` are valid; no siginfo is wanted.
+    unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == sig }
+}
+
+/// `select(2)` on one descriptor, asking for readability and/or writability.
+///
+/// Returns (readable, writable); both false after `timeout_ms` without readiness.
+pub fn select_one(fd: i32, read: bool, write: bool, timeout_ms: i64) -> SysResult<(bool, bool)> {
+    // SAFETY: All-zero fd_sets are valid empty sets.
+    let mut r: libc::fd_set = unsafe { std::mem::zeroed() };
+    // SAFETY: As above.
+    let mut w: libc::fd_set = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is below FD_SETSIZE in these small tests; the sets are valid.
+    unsafe {
+        if read {
+            libc::FD_SET(fd, &mut r);
+        }
+        if write {
+            libc::FD_SET(fd, &mut w);
+        }
+    }
+    let mut tv = libc::timeval {
+        tv_sec: timeout_ms / 1000,
+        tv_usec: (timeout_ms % 1000) * 1000,
+    };
+    // SAFETY: The sets and the timeval are valid for the call.
+    let n = unsafe { libc::select(fd + 1, &mut r, &mut w, std::ptr::null_mut(), &mut tv) };
+    check(n as libc::c_long)?;
+    // SAFETY: Reading the sets the kernel filled in.
+    Ok(unsafe { (libc::FD_ISSET(fd, &r), libc::FD_ISSET(fd, &w)) })
+}
+
+/// Names the bits of a poll or epoll mask, such as `POLLIN|POLLHUP`, for messages.
+pub fn poll_names(mask: u32) -> String {
+    let names = [
+        (libc::POLLIN, "POLLIN"),
+        (libc::POLLPRI, "POLLPRI"),
+        (libc::POLLOUT, "POLLOUT"),
+        (libc::POLLERR, "POLLERR"),
+        (libc::POLLHUP, "POLLHUP"),
+        (libc::POLLNVAL, "POLLNVAL"),
+        (libc::POLLRDNORM, "POLLRDNORM"),
+        (libc::POLLRDBAND, "POLLRDBAND"),
+        (libc::POLLWRNORM, "POLLWRNORM"),
+        (libc::POLLWRBAND, "POLLWRBAND"),
+    ];
+    let v: Vec<&str> = names
+        .iter()
+        .filter(|(b, _)| mask & (*b as u16 as u32) != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if v.is_empty() {
+        "0".into()
+    } else {
+        v.join("|")
+    }
+}
+
+/// An epoll instance, closed on drop.
+pub struct Epoll {
+    /// The epoll descriptor.
+    pub fd: i32,
+}
+
+impl Epoll {
+    /// Creates an empty instance.
+    pub fn new() -> SysResult<Self> {
+        // SAFETY: epoll_create1() takes no pointers.
+        let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) } as libc::c_long)?;
+        Ok(Epoll { fd: fd as i32 })
+    }
+
+    /// Creates an instance watching `target` for `events`.
+    pub fn watching(target: i32, events: u32) -> SysResult<Self> {
+        let ep = Self::new()?;
+        ep.add(target, events)?;
+        Ok(ep)
+    }
+
+    /// `EPOLL_CTL_ADD` of `target` for `events`.
+    pub fn add(&self, target: i32, events: u32) -> SysResult<()> {
+        let mut ev = libc::epoll_event {
+            events,
+            u64: target as u64,
+        };
+        // SAFETY: `ev` is a valid event for the call.
+        let r = unsafe { libc::epoll_ctl(self.fd, libc::EPOLL_CTL_ADD, target, &mut ev) };
+        check(r as libc::c_long).map(|_| ())
+    }
+
+    /// The event masks reported within `timeout_ms`, retrying `EINTR`.
+    pub fn wait(&self, timeout_ms: i32) -> SysResult<Vec<u32>> {
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        let n = retry(|| {
+            // SAFETY: `evs` has room for 4 events.
+            let n = unsafe { libc::epoll_wait(self.fd, evs.as_mut_ptr(), 4, timeout_ms) };
+            check(n as libc::c_long)
+        })?;
+        Ok(evs[..n as usize].iter().map(|e| e.events).collect())
+    }
+}
+
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        let _ = close(self.fd);
+    }
+}

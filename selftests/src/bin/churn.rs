@@ -787,7 +787,7 @@ fn control(
         _ => {
             let m = proc_map().map_err(|e| format!("{e:?}"))?;
             let v = |k: &str| m.get(k).and_then(|v| v.parse::<u32>().ok());
-            if v("buffer_size") != Some(*cap) || !v("bytes_used").is_some_and(|u| u <= *cap) {
+            if v("buffer_size") != Some(*cap) || !matches!(v("bytes_used"), Some(u) if u <= *cap) {
                 return Err(format!("/proc/mydevice {m:?} with capacity {cap}"));
             }
             ops.proc += 1;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! MYDEV_HANGUP: readers drain then see EOF, writers get EPIPE and SIGPIPE,
-//! poll shows POLLHUP, sleepers wake, and the state clears on the last close.
+//! poll shows POLLHUP to readers and POLLERR to writers, sleepers wake, and
+//! the state clears on the last close.
 
 use std::time::Duration;
 
@@ -92,25 +93,30 @@ fn write_after_hangup_raises_sigpipe(t: &mut T) -> TestResult {
     Ok(())
 }
 
-// After a hangup poll shows POLLHUP with POLLIN, and no POLLOUT.
-fn poll_shows_pollhup_after_hangup(t: &mut T) -> TestResult {
+// After a hangup a read-write file polls POLLIN|POLLRDNORM|POLLHUP|POLLERR, never POLLOUT.
+fn poll_shows_pollhup_and_pollerr_after_hangup(t: &mut T) -> TestResult {
     let dev = Dev::rw_nonblock().context("open")?;
     dev.write_all(b"abc")?;
     dev.hangup().context("MYDEV_HANGUP")?;
     let all = libc::POLLIN | libc::POLLRDNORM | libc::POLLOUT | libc::POLLWRNORM;
-    let want = libc::POLLIN | libc::POLLRDNORM | libc::POLLHUP;
+    let want = libc::POLLIN | libc::POLLRDNORM | libc::POLLHUP | libc::POLLERR;
+    let name = |m: i16| sys::poll_names(m as u16 as u32);
     let got = sys::poll_one(dev.fd(), all, 0).context("poll")?;
     expect!(
         t,
         got == want,
-        "poll with data after hangup: expected {want:#x} (POLLIN|POLLRDNORM|POLLHUP), got {got:#x}"
+        "poll with data after hangup: expected {}, got {}",
+        name(want),
+        name(got)
     );
     dev.read(16).context("drain")?;
     let got = sys::poll_one(dev.fd(), all, 0).context("poll")?;
     expect!(
         t,
         got == want,
-        "poll when drained after hangup: expected {want:#x} (POLLIN|POLLRDNORM|POLLHUP), got {got:#x}"
+        "poll when drained after hangup: expected {}, got {}",
+        name(want),
+        name(got)
     );
     Ok(())
 }
@@ -217,7 +223,7 @@ fn main() {
             test!(readers_drain_then_get_eof_after_hangup),
             test!(writes_after_hangup_give_epipe),
             test!(write_after_hangup_raises_sigpipe),
-            test!(poll_shows_pollhup_after_hangup),
+            test!(poll_shows_pollhup_and_pollerr_after_hangup),
             test!(hangup_wakes_blocked_reader),
             test!(hangup_wakes_blocked_writer),
             test!(hangup_wakes_blocked_poller),

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Readiness: poll, select and edge-triggered epoll in both directions, and
-//! SIGIO through fasync.
+//! SIGIO through fasync. A file is writable when a write of up to
+//! `min(4096, capacity)` bytes goes through at once, as a pipe is.
 
 use std::time::Duration;
 
+use mydevice_selftests::sys::Epoll;
 use mydevice_selftests::{
-    expect, expect_eq, fill, spawn_op, sys, test, wait_sleeping, Context, Dev, Errno, Failure,
-    SysResult, TestResult, DEVICE_SUITE, T,
+    expect, expect_eq, fill, spawn_op, sys, test, wait_sleeping, Context, Dev, Errno, SysResult,
+    TestResult, DEVICE_SUITE, T,
 };
 
 const WAKE: Duration = Duration::from_secs(5);
@@ -17,25 +19,7 @@ const ALL: i16 = IN | OUT | libc::POLLHUP | libc::POLLERR | libc::POLLPRI;
 
 /// Names the bits of a poll mask, for messages.
 fn bits(m: i16) -> String {
-    let names = [
-        (libc::POLLIN, "POLLIN"),
-        (libc::POLLPRI, "POLLPRI"),
-        (libc::POLLOUT, "POLLOUT"),
-        (libc::POLLERR, "POLLERR"),
-        (libc::POLLHUP, "POLLHUP"),
-        (libc::POLLRDNORM, "POLLRDNORM"),
-        (libc::POLLWRNORM, "POLLWRNORM"),
-    ];
-    let v: Vec<&str> = names
-        .iter()
-        .filter(|(b, _)| m & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    if v.is_empty() {
-        "0".into()
-    } else {
-        v.join("|")
-    }
+    sys::poll_names(m as u16 as u32)
 }
 
 fn expect_revents(t: &mut T, dev: &Dev, want: i16, what: &str) -> TestResult {
@@ -50,16 +34,20 @@ fn expect_revents(t: &mut T, dev: &Dev, want: i16, what: &str) -> TestResult {
     Ok(())
 }
 
-// poll shows POLLOUT|POLLWRNORM when empty, adds POLLIN|POLLRDNORM with data, drops POLLOUT when full.
+// poll shows POLLIN|POLLRDNORM with data, and POLLOUT|POLLWRNORM only with room for a 4096-byte write.
 fn poll_reports_readiness_both_directions(t: &mut T) -> TestResult {
     let dev = Dev::rw_nonblock().context("open")?;
     expect_revents(t, &dev, OUT, "when empty")?;
     dev.write_all(b"0123456789")?;
-    expect_revents(t, &dev, IN | OUT, "with 10 bytes")?;
+    // At capacity 4096 only the empty device has room for an atomic write.
+    expect_revents(t, &dev, IN, "with 10 bytes")?;
     fill(&dev, 30)?;
     expect_revents(t, &dev, IN, "when full")?;
     dev.read(1).context("read 1")?;
-    expect_revents(t, &dev, IN | OUT, "with 1 byte free")?;
+    expect_revents(t, &dev, IN, "with 1 byte free")?;
+    dev.read_exact(4095).context("drain")?;
+    expect_revents(t, &dev, OUT, "when drained")?;
+    dev.write_all(b"x")?;
     dev.clear().context("MYDEV_CLEAR")?;
     expect_revents(t, &dev, OUT, "after MYDEV_CLEAR")?;
     Ok(())
@@ -67,27 +55,10 @@ fn poll_reports_readiness_both_directions(t: &mut T) -> TestResult {
 
 /// `select(2)` with zero timeout; returns (readable, writable).
 fn select_now(fd: i32) -> SysResult<(bool, bool)> {
-    // SAFETY: All-zero fd_sets are valid empty sets.
-    let mut r: libc::fd_set = unsafe { std::mem::zeroed() };
-    // SAFETY: As above.
-    let mut w: libc::fd_set = unsafe { std::mem::zeroed() };
-    // SAFETY: `fd` is below FD_SETSIZE in these small tests; the sets are valid.
-    unsafe {
-        libc::FD_SET(fd, &mut r);
-        libc::FD_SET(fd, &mut w);
-    }
-    let mut tv = libc::timeval {
-        tv_sec: 0,
-        tv_usec: 0,
-    };
-    // SAFETY: The sets and the timeval are valid for the call.
-    let n = unsafe { libc::select(fd + 1, &mut r, &mut w, std::ptr::null_mut(), &mut tv) };
-    sys::check(n as libc::c_long)?;
-    // SAFETY: Reading the sets the kernel filled in.
-    Ok(unsafe { (libc::FD_ISSET(fd, &r), libc::FD_ISSET(fd, &w)) })
+    sys::select_one(fd, true, true, 0)
 }
 
-// select reports writable when empty, both with data, readable only when full.
+// select reports writable with room for a 4096-byte write, readable with data.
 fn select_reports_readiness_both_directions(t: &mut T) -> TestResult {
     let dev = Dev::rw_nonblock().context("open")?;
     let got = select_now(dev.fd()).context("select")?;
@@ -102,8 +73,16 @@ fn select_reports_readiness_both_directions(t: &mut T) -> TestResult {
     expect_eq!(
         t,
         got,
+        (true, false),
+        "select (readable, writable) with 3 of 4096 bytes"
+    );
+    dev.resize(8192).context("MYDEV_RESIZE to 8192")?;
+    let got = select_now(dev.fd()).context("select")?;
+    expect_eq!(
+        t,
+        got,
         (true, true),
-        "select (readable, writable) with data"
+        "select (readable, writable) with 3 of 8192 bytes"
     );
     fill(&dev, 31)?;
     let got = select_now(dev.fd()).context("select")?;
@@ -137,7 +116,7 @@ fn poll_blocked_on_empty_wakes_on_write(t: &mut T) -> TestResult {
     Ok(())
 }
 
-// A poll for POLLOUT blocked on the full device wakes when a read makes room.
+// A poll for POLLOUT blocked on the full device wakes when reads make room for a 4096-byte write.
 fn poll_blocked_on_full_wakes_on_read(t: &mut T) -> TestResult {
     let dev = Dev::rw().context("open")?;
     fill(&dev, 32)?;
@@ -153,7 +132,7 @@ fn poll_blocked_on_full_wakes_on_read(t: &mut T) -> TestResult {
         child.running(),
         "poll for POLLOUT returned on the full device"
     );
-    dev.read(10).context("read 10")?;
+    dev.read_exact(4096).context("drain")?;
     let got = child.finish(WAKE)?;
     expect_eq!(
         t,
@@ -164,47 +143,10 @@ fn poll_blocked_on_full_wakes_on_read(t: &mut T) -> TestResult {
     Ok(())
 }
 
-/// An epoll instance watching one descriptor.
-struct Epoll {
-    fd: i32,
-}
-
-impl Epoll {
-    fn new(target: i32, events: u32) -> Result<Self, Failure> {
-        // SAFETY: epoll_create1() takes no pointers.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        sys::check(fd as libc::c_long).context("epoll_create1")?;
-        let mut ev = libc::epoll_event {
-            events,
-            u64: target as u64,
-        };
-        // SAFETY: `ev` is a valid event for the call.
-        let r = unsafe { libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, target, &mut ev) };
-        sys::check(r as libc::c_long).context("epoll_ctl(ADD)")?;
-        Ok(Epoll { fd })
-    }
-
-    /// The event masks reported within `timeout_ms`.
-    fn wait(&self, timeout_ms: i32) -> Result<Vec<u32>, Failure> {
-        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 4];
-        let n = sys::retry(|| {
-            // SAFETY: `evs` has room for 4 events.
-            let n = unsafe { libc::epoll_wait(self.fd, evs.as_mut_ptr(), 4, timeout_ms) };
-            sys::check(n as libc::c_long)
-        })
-        .context("epoll_wait")?;
-        Ok(evs[..n as usize].iter().map(|e| e.events).collect())
-    }
-}
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        let _ = sys::close(self.fd);
-    }
-}
-
 fn expect_epoll(t: &mut T, ep: &Epoll, want: Option<u32>, what: &str) -> TestResult {
-    let got = ep.wait(if want.is_some() { 2000 } else { 50 })?;
+    let got = ep
+        .wait(if want.is_some() { 2000 } else { 50 })
+        .context("epoll_wait")?;
     let want: Vec<u32> = want.into_iter().collect();
     expect!(
         t,
@@ -218,7 +160,8 @@ fn expect_epoll(t: &mut T, ep: &Epoll, want: Option<u32>, what: &str) -> TestRes
 fn epoll_edge_triggered_fires_once_per_write(t: &mut T) -> TestResult {
     let rd = Dev::open(libc::O_RDONLY | libc::O_NONBLOCK).context("open O_RDONLY")?;
     let wr = Dev::wronly().context("open O_WRONLY")?;
-    let ep = Epoll::new(rd.fd(), (libc::EPOLLIN | libc::EPOLLET) as u32)?;
+    let ep = Epoll::watching(rd.fd(), (libc::EPOLLIN | libc::EPOLLET) as u32)
+        .context("epoll_ctl(ADD)")?;
     // epoll reports only the requested bits of the poll mask.
     let ev_in = libc::EPOLLIN as u32;
     expect_epoll(t, &ep, None, "on the empty device")?;
@@ -235,27 +178,32 @@ fn epoll_edge_triggered_fires_once_per_write(t: &mut T) -> TestResult {
     Ok(())
 }
 
-// Edge-triggered EPOLLOUT fires when a read frees space in the full device.
+// Edge-triggered EPOLLOUT fires when reads bring the free space up to a 4096-byte write.
 fn epoll_edge_triggered_epollout_after_space_frees(t: &mut T) -> TestResult {
     let wr = Dev::open(libc::O_WRONLY | libc::O_NONBLOCK).context("open O_WRONLY")?;
     let rd = Dev::open(libc::O_RDONLY | libc::O_NONBLOCK).context("open O_RDONLY")?;
     let ev_out = libc::EPOLLOUT as u32;
+    let et_out = (libc::EPOLLOUT | libc::EPOLLET) as u32;
     {
         // On the empty device EPOLLOUT is ready at once, once.
-        let ep = Epoll::new(wr.fd(), (libc::EPOLLOUT | libc::EPOLLET) as u32)?;
+        let ep = Epoll::watching(wr.fd(), et_out).context("epoll_ctl(ADD)")?;
         expect_epoll(t, &ep, Some(ev_out), "on the empty device")?;
         expect_epoll(t, &ep, None, "again")?;
     }
     fill(&wr, 33)?;
-    let ep = Epoll::new(wr.fd(), (libc::EPOLLOUT | libc::EPOLLET) as u32)?;
+    let ep = Epoll::watching(wr.fd(), et_out).context("epoll_ctl(ADD)")?;
     expect_epoll(t, &ep, None, "on the full device")?;
     rd.read(100).context("read 100")?;
-    expect_epoll(t, &ep, Some(ev_out), "after a read freed space")?;
+    expect_epoll(t, &ep, None, "with 100 bytes free")?;
+    rd.read_exact(3996).context("drain")?;
+    expect_epoll(t, &ep, Some(ev_out), "after reads emptied the device")?;
     expect_epoll(t, &ep, None, "again with no new read")?;
     fill(&wr, 34)?;
     expect_epoll(t, &ep, None, "after refilling")?;
     rd.read(1).context("read 1")?;
-    expect_epoll(t, &ep, Some(ev_out), "after the next read")?;
+    expect_epoll(t, &ep, None, "with 1 byte free")?;
+    rd.read_exact(4095).context("drain")?;
+    expect_epoll(t, &ep, Some(ev_out), "after the next drain")?;
     Ok(())
 }
 
