@@ -47,7 +47,12 @@ pub(crate) const MYDEV_STATUS: u32 = _IOR::<[u8; STATUS_SIZE]>(MAGIC, 2);
 pub(crate) const MYDEV_HANGUP: u32 = _IO(MAGIC, 3);
 /// `MYDEV_STATS`.
 pub(crate) const MYDEV_STATS: u32 = _IOR::<[u8; STATS_SIZE]>(MAGIC, 4);
-/// `FIONREAD` from `asm-generic/ioctls.h`, which x86 and arm64 use.
+/// `FIONREAD` from `asm-generic/ioctls.h` (bindgen skips the macro).
+///
+/// Every architecture that Rust-for-Linux supports takes its ioctl numbers
+/// from asm-generic (Documentation/rust/arch-support.rst lists arm, arm64,
+/// loongarch, riscv, s390, um and x86); only alpha, mips, parisc, powerpc
+/// and sparc, which have no Rust support, define another value.
 pub(crate) const FIONREAD: u32 = 0x541b;
 
 // The ABI is stable: these are the numbers the C header gives.
