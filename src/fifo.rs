@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! The FIFO device state and its blocking read, write, poll and control paths.
 //!
@@ -15,6 +15,8 @@
 //! `poll` reads it without a lock (one atomic word, as `pipe_poll` reads
 //! `head_tail`), and where `STATUS`, `STATS`, `FIONREAD` and `/proc` read a
 //! consistent snapshot under a spinlock that nobody holds across a sleep.
+//! The snapshot is taken under the mutex and stored after it is dropped, so
+//! that its spinlock does not lengthen the mutex's critical section.
 //!
 //! This file is the safe core: it takes plain values (how a file was
 //! opened, whether a request may sleep) and returns errors. The file
@@ -105,6 +107,8 @@ struct Inner {
     /// Bumped on every change of the ring or the hangup state. A writer that
     /// is woken but cannot go on passes the wakeup on at most once per value.
     generation: u64,
+    /// Bumped by every [`Fifo::publish`]: orders the snapshots.
+    published: u64,
     counters: Counters,
 }
 
@@ -206,7 +210,10 @@ impl Readiness {
 
 /// The numbers that `STATUS`, `STATS` and `/proc` report, taken together.
 #[derive(Clone, Copy, Default)]
+#[must_use = "a snapshot is published only once stored"]
 struct Snapshot {
+    /// [`Inner::published`] when it was taken.
+    seq: u64,
     status: Status,
     stats: Stats,
 }
@@ -280,10 +287,12 @@ impl Fifo {
             readers_waiting: 0,
             writers_waiting: 0,
             generation: 0,
+            published: 0,
             counters: Counters::default(),
         };
         let ready = Atomic::new(inner.readiness().pack());
         let snapshot = Snapshot {
+            seq: 0,
             status: inner.status(),
             stats: inner.stats(),
         };
@@ -299,15 +308,32 @@ impl Fifo {
         }))
     }
 
-    /// Makes `inner`'s state visible to `poll` and to the snapshot readers.
+    /// Makes `inner`'s state visible to `poll` at once, and returns the
+    /// snapshot for [`Fifo::store`].
+    ///
     /// Call it after every change, before the lock is dropped and before
-    /// anyone is woken, so that a woken poller sees the change.
-    fn publish(&self, inner: &Inner) {
+    /// anyone is woken, so that a woken poller sees the change. Store the
+    /// snapshot after the lock is dropped, before the call returns: the
+    /// snapshot's spinlock then never lengthens the mutex's critical
+    /// section, and the caller's own change is visible once it returns.
+    fn publish(&self, inner: &mut Inner) -> Snapshot {
         self.ready.store(inner.readiness().pack(), Release);
-        *self.snapshot.lock() = Snapshot {
+        inner.published += 1;
+        Snapshot {
+            seq: inner.published,
             status: inner.status(),
             stats: inner.stats(),
-        };
+        }
+    }
+
+    /// Stores `snapshot` for `STATUS`, `STATS` and `/proc`, unless a later
+    /// one is already there: two callers may store in either order once
+    /// their locks are dropped.
+    fn store(&self, snapshot: Snapshot) {
+        let mut current = self.snapshot.lock();
+        if snapshot.seq > current.seq {
+            *current = snapshot;
+        }
     }
 
     /// Sleeps on `side`'s queue with the lock released, counted as waiting.
@@ -330,13 +356,15 @@ impl Fifo {
                 &self.write_wait
             }
         };
-        self.publish(&inner);
+        // Show the sleeper in `STATS` before it sleeps. The next publish,
+        // which every caller makes before it returns, shows it awake.
+        let snapshot = self.publish(&mut inner);
+        self.store(snapshot);
         let (mut inner, signalled) = queue.wait_interruptible(inner);
         match side {
             Side::Reader => inner.readers_waiting -= 1,
             Side::Writer => inner.writers_waiting -= 1,
         }
-        self.publish(&inner);
         (inner, signalled)
     }
 
@@ -360,7 +388,9 @@ impl Fifo {
     pub(crate) fn open(&self) {
         let mut inner = self.inner.lock();
         inner.open_count += 1;
-        self.publish(&inner);
+        let snapshot = self.publish(&mut inner);
+        drop(inner);
+        self.store(snapshot);
     }
 
     /// Accounts for a released file. The last release clears a hangup and
@@ -376,7 +406,9 @@ impl Fifo {
                 inner.generation += 1;
             }
         }
-        self.publish(&inner);
+        let snapshot = self.publish(&mut inner);
+        drop(inner);
+        self.store(snapshot);
     }
 
     /// Reads up to `dst.len()` bytes, sleeping while the FIFO is empty
@@ -410,11 +442,17 @@ impl Fifo {
             // if there is data, take it even with a signal pending, as
             // `___wait_event` does.
             if signalled && !inner.readable() {
+                let snapshot = self.publish(&mut inner);
+                drop(inner);
+                self.store(snapshot);
                 return Err(ERESTARTSYS);
             }
         }
         if inner.ring.is_empty() {
             // Hung up and drained.
+            let snapshot = self.publish(&mut inner);
+            drop(inner);
+            self.store(snapshot);
             return Ok(0);
         }
 
@@ -442,9 +480,10 @@ impl Fifo {
             // got `EAGAIN` for a record learns that room was made.
             sigio_writers: n > 0,
         };
-        self.publish(&inner);
+        let snapshot = self.publish(&mut inner);
         drop(inner);
         self.wake(wake);
+        self.store(snapshot);
         if n == 0 {
             return Err(EFAULT);
         }
@@ -533,9 +572,10 @@ impl Fifo {
                 }
                 // The ring is full and more is to come. Let the readers drain
                 // it before this writer sleeps, then look again.
-                self.publish(&inner);
+                let snapshot = self.publish(&mut inner);
                 drop(inner);
                 self.wake(core::mem::take(&mut wake));
+                self.store(snapshot);
                 inner = self.inner.lock();
                 continue;
             }
@@ -571,9 +611,10 @@ impl Fifo {
         if written > 0 {
             inner.counters.writes += 1;
         }
-        self.publish(&inner);
+        let snapshot = self.publish(&mut inner);
         drop(inner);
         self.wake(wake);
+        self.store(snapshot);
         Written {
             result,
             broken_pipe,
@@ -633,8 +674,9 @@ impl Fifo {
         let had_data = !inner.ring.is_empty();
         inner.ring.clear();
         inner.generation += 1;
-        self.publish(&inner);
+        let snapshot = self.publish(&mut inner);
         drop(inner);
+        self.store(snapshot);
         // Every writer may fit now: release them all, as a resize does.
         self.write_wait.notify_all(POLL_WRITABLE);
         if had_data {
@@ -660,8 +702,9 @@ impl Fifo {
         let old = core::mem::replace(&mut inner.ring, new);
         inner.generation += 1;
         let room_grew = inner.ring.free() > free_before;
-        self.publish(&inner);
+        let snapshot = self.publish(&mut inner);
         drop(inner);
+        self.store(snapshot);
         // Free the old buffer outside the lock.
         drop(old);
         // Room may have grown for every writer. Readers only sleep on an
@@ -679,8 +722,9 @@ impl Fifo {
         let mut inner = self.inner.lock();
         inner.hung_up = true;
         inner.generation += 1;
-        self.publish(&inner);
+        let snapshot = self.publish(&mut inner);
         drop(inner);
+        self.store(snapshot);
         self.read_wait.notify_all(POLL_READABLE | POLL_HANGUP);
         self.write_wait.notify_all(POLL_ERROR);
         self.fasync_readers.kill(Band::In);
@@ -759,7 +803,7 @@ impl Fifo {
 impl ProcShow for Fifo {
     /// Prints the `/proc/mydevice` text: one consistent snapshot.
     fn show(&self, m: &SeqFile) {
-        let Snapshot { status, stats } = self.snapshot();
+        let Snapshot { status, stats, .. } = self.snapshot();
         seq_print!(m, "buffer_size: {}\n", status.buffer_size);
         seq_print!(m, "bytes_used: {}\n", status.bytes_used);
         seq_print!(m, "open_count: {}\n", status.open_count);

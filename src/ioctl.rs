@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! The ioctl codec: command numbers, argument checks and reply layouts.
 //!
@@ -54,6 +54,17 @@ pub(crate) const MYDEV_STATS: u32 = _IOR::<[u8; STATS_SIZE]>(MAGIC, 4);
 /// loongarch, riscv, s390, um and x86); only alpha, mips, parisc, powerpc
 /// and sparc, which have no Rust support, define another value.
 pub(crate) const FIONREAD: u32 = 0x541b;
+
+// The architectures the packages are built for (debian/control, dkms.conf's
+// BUILD_EXCLUSIVE_ARCH and mydevice-abi name the same set).
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+)))]
+compile_error!("mydevice knows only the asm-generic ioctl numbers: FIONREAD and _IOC");
 
 // The ABI is stable: these are the numbers the C header gives.
 const _: () = assert!(MYDEV_CLEAR == 0x4d00);
