@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only WITH Linux-syscall-note
 
 //! The userspace ABI of `/dev/mydevice`.
 //!
@@ -118,6 +118,18 @@ pub const MYDEV_STATS: u32 = ioc(
 );
 /// The generic `FIONREAD`: bytes buffered, as an `int`.
 pub const FIONREAD: u32 = 0x541b;
+
+// The encoding above is asm-generic's, which the architectures that
+// Rust-for-Linux supports all use; powerpc, mips, sparc and alpha do not.
+// debian/control's Architecture names the same set.
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+)))]
+compile_error!("mydevice-abi knows only the asm-generic ioctl encoding and FIONREAD");
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,10 @@
 #!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
 #
-# Guest side of the package test: install the two .debs with dpkg, let DKMS
-# build and install the module for the running kernel, use it, remove it, and
-# check that the readiness probe refuses a header tree without Rust metadata.
+# Guest side of the package test: install the .debs with dpkg, let DKMS
+# build and install the module for the running kernel, use it, run the
+# package's autopkgtest (debian/tests), remove it, and check that the
+# readiness probe refuses a header tree without Rust metadata.
 # Runs as root in the test VM, whose root file system is an overlay on the
 # host's, so the host is never touched. Writes KTAP to OUT/dkms.ktap.
 #
@@ -27,7 +28,7 @@ exec > >(tee "$out/dkms.ktap")
 . "$(dirname "${BASH_SOURCE[0]}")/ktap-check.sh"
 
 echo "TAP version 13"
-echo "1..10"
+echo "1..12"
 
 # The guest's /lib/modules/<release> is a link into the read-only kernel
 # tree. Make it a directory of the overlay, holding the `build` link DKMS
@@ -54,13 +55,48 @@ node_is_there() {
 	modprobe mydevice && test -c /dev/mydevice
 }
 
-packaged_selftest() {
-	/usr/lib/mydevice/kselftests/mydevice/ioctl
+# The package's udev rule gives the group "mydevice", which its sysusers.d
+# file creates, read and write access to the node: a member opens it, a
+# user outside the group gets EACCES.
+group_members_only() {
+	local udevd err gid
+	getent group mydevice || return 1
+	if ! udevadm control --ping 2>/dev/null; then
+		for udevd in /usr/lib/systemd/systemd-udevd /lib/systemd/systemd-udevd; do
+			[ -x "$udevd" ] && "$udevd" --daemon && break
+		done
+	fi
+	udevadm control --reload &&
+		udevadm trigger --action=add --sysname-match=mydevice &&
+		udevadm settle || return 1
+	stat -c '%U %G %a' /dev/mydevice
+	[ "$(stat -c '%G %a' /dev/mydevice)" = "mydevice 660" ] || return 1
+	# The guest's /etc is not writable for useradd: run as nobody, with
+	# and without the group.
+	gid=$(getent group mydevice | cut -d: -f3)
+	setpriv --reuid=65534 --regid=65534 --groups="$gid" \
+		sh -c 'exec 3<>/dev/mydevice' || return 1
+	err=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+		sh -c 'exec 3<>/dev/mydevice' 2>&1) && return 1
+	echo "$err"
+	grep -q "Permission denied" <<<"$err"
+}
+
+# mydevice-dev's header compiles from its own directory.
+uapi_header_compiles() {
+	echo '#include <mydevice/mydevice.h>' | cc -fsyntax-only -x c -
+}
+
+# The package's autopkgtest, as a distribution's CI runs it: DKMS's build
+# for the running kernel loads, and every packaged selftest passes through
+# the packaged run_kselftest.sh.
+autopkgtest() {
+	(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && sh "debian/tests/$1")
 }
 
 unloaded_and_removed() {
 	rmmod mydevice &&
-		dpkg -r mydevice-tools mydevice-dkms &&
+		dpkg -r mydevice-dev mydevice-tools mydevice-dkms &&
 		! modinfo -k "$kver" mydevice &&
 		! dkms status mydevice | grep -q . &&
 		! test -e /usr/bin/mydevctl
@@ -92,12 +128,16 @@ export DEBIAN_FRONTEND=noninteractive
 # man-db's trigger would reindex every manual page, which takes minutes
 # under emulation; this only changes the guest's overlay.
 rm -f /var/lib/man-db/auto-update
-check dpkg_install_builds_with_dkms timeout 1500 dpkg -i "$debs"/mydevice-dkms_*.deb "$debs"/mydevice-tools_*.deb
+check dpkg_install_builds_with_dkms timeout 1500 dpkg -i "$debs"/mydevice-dkms_*.deb \
+	"$debs"/mydevice-tools_[0-9]*.deb "$debs"/mydevice-dev_*.deb
 check dkms_status_installed dkms_installed
 check modprobe_creates_the_node node_is_there
+check group_members_only group_members_only
+check uapi_header_compiles uapi_header_compiles
 check mydevctl_status mydevctl status
-check packaged_selftest_ioctl packaged_selftest
-probe=$(ls /usr/src/mydevice-*/scripts/rust-check 2>/dev/null | head -n 1)
+check autopkgtest_dkms_selftests autopkgtest dkms-selftests
+probes=(/usr/src/mydevice-*/scripts/rust-check)
+probe=${probes[0]}
 check probe_accepts_the_kernel probe_accepts_the_kernel "${probe:-/nonexistent}"
 check probe_refuses_missing_metadata probe_refuses_missing_metadata "${probe:-/nonexistent}"
 check dpkg_remove_removes_the_module unloaded_and_removed

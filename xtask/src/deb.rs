@@ -1,10 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
 //! `cargo xtask deb`: builds the `mydevice-dkms` and `mydevice-tools` packages.
 //!
 //! The working tree (tracked and new, unignored files) is copied to
 //! `target/deb/build/mydevice-<version>/` and built there with
 //! `dpkg-buildpackage -us -uc -b`, so that the build's by-products stay out of
 //! the repository. The packages land in `target/deb/` and must be lintian
-//! clean.
+//! clean. For the package upgrade of `cargo xtask e2e-trixie`,
+//! [`build_upgrade`] builds them once more from the same tree at a higher
+//! version, into `target/deb-upgrade/`.
 
 use std::path::Path;
 use std::path::PathBuf;
@@ -28,26 +32,67 @@ pub fn run(sh: &Shell) -> Result<()> {
 pub struct Debs {
     pub dkms: PathBuf,
     pub tools: PathBuf,
+    /// The UAPI header.
+    pub dev: PathBuf,
+    /// mydevice-tools' debug symbols.
+    pub dbgsym: PathBuf,
 }
+
+/// The suffix that makes the version of [`build_upgrade`] higher than
+/// debian/changelog's: `0.1.0` becomes `0.1.0+upgrade1`.
+const UPGRADE_SUFFIX: &str = "+upgrade1";
 
 /// Builds both packages and checks them with lintian.
 pub fn build(sh: &Shell) -> Result<Debs> {
+    build_in(sh, "deb", false)
+}
+
+/// Builds both packages from the same tree at a higher version than
+/// debian/changelog's, into `target/deb-upgrade/`.
+pub fn build_upgrade(sh: &Shell) -> Result<Debs> {
+    build_in(sh, "deb-upgrade", true)
+}
+
+/// Builds both packages into `target/<dir>/`; `upgrade` adds a changelog
+/// entry at a higher version to the copy of the tree first.
+fn build_in(sh: &Shell, dir: &str, upgrade: bool) -> Result<Debs> {
     let stage = Stage::start("deb");
     let root = util::repo_root();
-    let version = cmd!(
-        sh,
-        "dpkg-parsechangelog -l {root}/debian/changelog -SVersion"
-    )
-    .read()
-    .context("reading the package version from debian/changelog")?;
-    let out = util::target_dir(sh).join("deb");
+    let changelog = root.join("debian/changelog");
+    let field = |name: &str| {
+        cmd!(sh, "dpkg-parsechangelog -l {changelog} -S{name}")
+            .read()
+            .with_context(|| format!("reading the package's {name} from debian/changelog"))
+    };
+    let current = field("Version")?;
+    let version = if upgrade {
+        format!("{current}{UPGRADE_SUFFIX}")
+    } else {
+        current.clone()
+    };
+    let out = util::target_dir(sh).join(dir);
     let build = out.join("build");
     let tree = build.join(format!("mydevice-{version}"));
     sh.remove_path(&out)
         .with_context(|| format!("clearing {}", out.display()))?;
     copy_worktree(sh, &root, &tree)?;
+    if upgrade {
+        let date = cmd!(sh, "date -R").read().context("reading the date")?;
+        let entry = format!(
+            "mydevice ({version}) {distribution}; urgency=medium\n\n  \
+             * The tree of {current} at a higher version, for the package upgrade\n    \
+             test.\n\n -- {maintainer}  {date}\n\n",
+            distribution = field("Distribution")?,
+            maintainer = field("Maintainer")?,
+        );
+        let file = tree.join("debian/changelog");
+        let old = sh.read_file(&file)?;
+        sh.write_file(&file, entry + &old)
+            .with_context(|| format!("writing {}", file.display()))?;
+        stage.note(format!("version {version}, from the tree of {current}"));
+    }
 
-    let log = util::log_dir(sh)?.join("deb.log");
+    let log = util::log_dir(sh)?.join(format!("{dir}.log"));
     stage.note(format!("dpkg-buildpackage, log in {}", log.display()));
     {
         let _dir = sh.push_dir(&tree);
@@ -65,20 +110,23 @@ pub fn build(sh: &Shell) -> Result<Debs> {
         )?;
     }
 
+    let arch = arch(sh)?;
     let debs = Debs {
         dkms: out.join(format!("mydevice-dkms_{version}_all.deb")),
-        tools: out.join(format!("mydevice-tools_{version}_{}.deb", arch(sh)?)),
+        tools: out.join(format!("mydevice-tools_{version}_{arch}.deb")),
+        dev: out.join(format!("mydevice-dev_{version}_all.deb")),
+        dbgsym: out.join(format!("mydevice-tools-dbgsym_{version}_{arch}.deb")),
     };
-    for deb in [&debs.dkms, &debs.tools] {
+    for deb in [&debs.dkms, &debs.tools, &debs.dev, &debs.dbgsym] {
         let name = deb.file_name().context("a package file name")?;
         sh.copy_file(build.join(name), deb)
             .with_context(|| format!("collecting {}", deb.display()))?;
     }
 
-    let (dkms, tools) = (&debs.dkms, &debs.tools);
+    let (dkms, tools, dev, dbgsym) = (&debs.dkms, &debs.tools, &debs.dev, &debs.dbgsym);
     let lintian = cmd!(
         sh,
-        "lintian --pedantic -I --fail-on error,warning,info,pedantic {dkms} {tools}"
+        "lintian --pedantic -I --fail-on error,warning,info,pedantic {dkms} {tools} {dev} {dbgsym}"
     )
     .quiet()
     .ignore_status()
