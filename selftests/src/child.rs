@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Forked child processes with a report pipe and a deadline.
 //!
@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::harness::Failure;
+use crate::failure::Failure;
 use crate::sys::{self, Errno, SysResult};
 
 /// How a child ended.

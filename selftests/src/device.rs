@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! An open file of `/dev/mydevice` and wrappers for every ioctl.
 
@@ -9,7 +9,7 @@ use mydevice_abi::{
     MYDEV_FLAG_HUNG_UP, MYDEV_HANGUP, MYDEV_RESIZE, MYDEV_STATS, MYDEV_STATUS, PROC_PATH,
 };
 
-use crate::harness::{Context, Failure};
+use crate::failure::{Context, Failure};
 use crate::sys::{self, Errno, SysResult};
 
 /// An open file of the device, closed on drop.

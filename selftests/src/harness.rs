@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! A tiny kselftest harness printing KTAP.
 //!
@@ -12,38 +12,8 @@ use std::fmt::Display;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::failure::{Failure, TestResult};
 use crate::sys::{self, Errno};
-
-/// Why a test stopped early.
-#[derive(Debug)]
-pub enum Failure {
-    /// A requirement failed; the message says what and why.
-    Fail(String),
-    /// The test cannot run here; the message says why.
-    Skip(String),
-}
-
-impl Failure {
-    /// A failure with `msg`.
-    pub fn fail(msg: String) -> Self {
-        Failure::Fail(msg)
-    }
-}
-
-/// The outcome of a test body.
-pub type TestResult = Result<(), Failure>;
-
-/// Adds context to an error, turning it into a [`Failure`].
-pub trait Context<T> {
-    /// Fails with "`what`: `error`".
-    fn context(self, what: impl Display) -> Result<T, Failure>;
-}
-
-impl<T, E: Display> Context<T> for Result<T, E> {
-    fn context(self, what: impl Display) -> Result<T, Failure> {
-        self.map_err(|e| Failure::Fail(format!("{what}: {e}")))
-    }
-}
 
 /// The state of one running test: the failures recorded so far.
 pub struct T {

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! The shared harness and helpers of the `/dev/mydevice` selftests.
 //!
@@ -10,6 +10,7 @@
 
 pub mod child;
 pub mod device;
+pub mod failure;
 pub mod harness;
 pub mod record;
 pub mod rng;
@@ -21,9 +22,8 @@ use std::time::Duration;
 
 pub use child::{count, spawn, spawn_op, wait_all, Child, Exit, Reporter};
 pub use device::{diff, parse_proc, pattern, probe, proc_map, proc_text, reset_device, Dev};
-pub use harness::{
-    run, Context, Failure, Suite, Test, TestResult, DEFAULT_TIMEOUT, DEVICE_SUITE, T,
-};
+pub use failure::{Context, Failure, TestResult};
+pub use harness::{run, Suite, Test, DEFAULT_TIMEOUT, DEVICE_SUITE, T};
 pub use rng::Rng;
 pub use sys::{Errno, SysResult};
 

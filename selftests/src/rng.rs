@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! A seeded xorshift64 generator for the random tests: they print their
 //! seed, so that a failure replays.

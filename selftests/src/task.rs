@@ -1,8 +1,8 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! What `/proc/<pid>` says about a task: its state, CPU time and context switches.
 
-use crate::harness::{Context, Failure};
+use crate::failure::{Context, Failure};
 
 /// The fields of `/proc/<pid>/stat` after the command name, which may hold spaces.
 fn stat_fields(pid: i32) -> Result<Vec<String>, Failure> {

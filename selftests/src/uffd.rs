@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! A page whose first touch blocks in userfaultfd until the test lets it go.
 //!
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mydevice_abi::ioc;
 
-use crate::harness::{Context, Failure};
+use crate::failure::{Context, Failure};
 use crate::sys::{self, Errno, Mapping, SysResult};
 
 const UFFD_API: u64 = 0xaa;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
 //! `cargo xtask soak`: the churn stress for as long as asked, in a VM.
 //!
 //! The guest (`xtask/guest/soak.sh`) loads the module and runs the `churn`
@@ -5,7 +7,7 @@
 //! given time while the control operations, signals and `SIGKILL` hit the
 //! device. The churn's KTAP, with its counts and throughput, goes to the
 //! terminal; any failure, and any warning in the guest's dmesg, fails the
-//! command. `cargo xtask test` uses the same run, short, on 4 vCPUs.
+//! command. `cargo xtask test` uses the same run ([`churn_suite`]), short, on 4 vCPUs.
 
 use anyhow::bail;
 use anyhow::Result;
@@ -15,9 +17,10 @@ use xshell::Shell;
 use crate::build;
 use crate::kernel;
 use crate::kernel::Flavour;
+use crate::selftest;
 use crate::setup;
-use crate::test;
-use crate::test::Suite;
+use crate::suite;
+use crate::suite::Suite;
 use crate::util;
 use crate::util::Stage;
 use crate::vm;
@@ -75,7 +78,7 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
     );
     // As for `cargo xtask test`, the host's MYDEVICE_* variables (e.g.
     // MYDEVICE_CHURN_LOG_WORDS) reach the churn; --minutes sets the time.
-    let env = test::selftest_env(std::env::vars())?;
+    let env = selftest::selftest_env(std::env::vars())?;
     let env: Vec<&str> = env
         .iter()
         .map(String::as_str)
@@ -95,7 +98,7 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
             console: vm::Console::Terminal,
         },
     );
-    let (passed, failed) = test::print_summary(&[suite]);
+    let (passed, failed) = suite::print_summary(&[suite]);
     if failed > 0 || passed == 0 {
         bail!(
             "the soak failed; its files are in target/vm/churn-{}cpu",
@@ -123,7 +126,7 @@ pub fn churn_suite(sh: &Shell, kernel: &kernel::Kernel, title: String, run: Chur
     match churn_vm(sh, kernel, run) {
         Ok(outcome) => {
             // The churn's own limit: the streaming time and two minutes.
-            let mut suite = test::selftest_suite(&outcome.dir, "churn", secs + 120);
+            let mut suite = selftest::selftest_suite(&outcome.dir, "churn", secs + 120);
             suite.title = title;
             suite.check_dmesg(&outcome);
             suite

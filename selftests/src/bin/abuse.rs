@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Lifecycle abuse: unloading the module under sleeping readers, writers and
 //! pollers, and opening and closing from many processes while

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Blocking I/O: sleepers use no CPU, wake on the right event, and atomic
 //! writes never interleave.

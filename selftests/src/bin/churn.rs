@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Churn: records stream through the device while the control operations,
 //! signals and `SIGKILL` hit it from every side.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Real programs on the device, as they run on a pipe: a Python asyncio
 //! event loop streaming records with `add_reader`/`add_writer`, two socat

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Wake fan-out: sleepers are exclusive, so a write wakes only as many
 //! readers as it feeds, and the others do not even run.

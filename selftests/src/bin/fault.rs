@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Bad user buffers: NULL, kernel addresses, PROT_NONE pages and buffers
 //! straddling into a fault give EFAULT or an exact count, and lose no data.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! MYDEV_HANGUP: readers drain then see EOF, writers get EPIPE and SIGPIPE,
 //! poll shows POLLHUP to readers and POLLERR to writers, sleepers wake, and

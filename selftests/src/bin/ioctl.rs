@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Every ioctl and its edge cases, FIONREAD, and /proc/mydevice agreeing
 //! with MYDEV_STATUS and MYDEV_STATS.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! io_uring on blocking files: a request that cannot go through at once never
 //! sleeps inside `io_uring_enter()`; it waits on poll and completes when the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Loading and unloading the module: parameter checks, the node, /proc and
 //! sysfs entries, rmmod refused while open, repeated cycles and modinfo.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! O_NONBLOCK: EAGAIN in both directions, atomic writes all or nothing,
 //! partial large writes, and zero-length calls.

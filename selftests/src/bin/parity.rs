@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Pipe parity: the rules in which the device behaves as `fs/pipe.c` does.
 //!

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Readiness: poll, select and edge-triggered epoll in both directions, and
 //! SIGIO through fasync. A file is writable when a write of up to

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Signals and sleepers: EINTR, SA_RESTART, SIGKILL, and interrupted writes
 //! storing nothing they did not report.

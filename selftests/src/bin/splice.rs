@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! splice, tee and sendfile in both directions. The device reads through
 //! `copy_splice_read` and writes through `iter_file_splice_write`, so both

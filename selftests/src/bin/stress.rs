@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Stress: writer and reader processes exchange checksummed records under
 //! signals while another process hammers the statistics.
