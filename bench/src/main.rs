@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! `mydevice-bench`: benchmarks of `/dev/mydevice` against the kernel pipe.
 //!
@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use mydevice_abi::MYDEV_BUFFER_DEFAULT;
 use mydevice_bench::device::Device;
 use mydevice_bench::json::Json;
+use mydevice_bench::perf::Recorder;
 use mydevice_bench::stats::{self, Summary};
 use mydevice_bench::sys;
 use mydevice_bench::table::{Align, Table};
@@ -37,6 +38,12 @@ options:
   --smoke            a tiny run of everything, in seconds (reps 2, scale 1/256)
   --only LIST        comma-separated workloads: stream,io_uring,splice,
                      latency,wakeups,contended,control,idle (default all)
+  --row KEY          only the row(s) of KEY, e.g. stream-4k (see --list-rows)
+  --side SIDE        device or pipe: run that side only (default both)
+  --list-rows        print the row keys, one a line, and exit
+  --perf-ctl DIR     switch two `perf record -D -1 --control` sessions, one
+                     per side, on around each run of that side: through
+                     DIR/device.ctl, DIR/device.ack, DIR/pipe.ctl, DIR/pipe.ack
   --json PATH        write the raw samples and the environment as JSON
   --vm-mode MODE     kvm or tcg, recorded in the JSON (default unknown)
   --idle-secs S      how long the idle readers sleep (default 2)
@@ -56,6 +63,29 @@ const WORKLOADS: [&str; 8] = [
 ];
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
+/// The capacity of a stream row whose key does not name one.
+const STREAM_CAP: usize = 64 * KIB;
+/// The stream rows: capacity, write and read size, and bytes per run at
+/// scale 1, sized so that a full run fits in a few minutes under TCG. The
+/// small writes are bound by syscalls, so they move less data in a similar
+/// time.
+const STREAM_SHAPES: [(usize, usize, usize); 8] = [
+    (STREAM_CAP, 64, MIB),
+    (STREAM_CAP, 256, 4 * MIB),
+    (STREAM_CAP, KIB, 8 * MIB),
+    (STREAM_CAP, 4 * KIB, 16 * MIB),
+    (STREAM_CAP, 64 * KIB, 32 * MIB),
+    (MIB, 64, MIB),
+    (MIB, 4 * KIB, 16 * MIB),
+    (MIB, 64 * KIB, 32 * MIB),
+];
+
+/// What the command line asks for.
+enum Action {
+    Run(Config),
+    Help,
+    ListRows,
+}
 
 /// The command line.
 struct Config {
@@ -63,6 +93,12 @@ struct Config {
     scale: f64,
     smoke: bool,
     only: Vec<String>,
+    /// `--row`: only the row(s) with this key.
+    row: Option<String>,
+    /// `--side`: only this side of each pair.
+    side: Option<Kind>,
+    /// `--perf-ctl`: where the perf sessions' control FIFOs are.
+    perf_ctl: Option<PathBuf>,
     json: Option<PathBuf>,
     vm_mode: String,
     idle_secs: f64,
@@ -70,18 +106,22 @@ struct Config {
 }
 
 impl Config {
-    fn parse(args: &[String]) -> Result<Option<Self>, String> {
+    fn parse(args: &[String]) -> Result<Action, String> {
         let mut cfg = Config {
             reps: 5,
             scale: 1.0,
             smoke: false,
             only: WORKLOADS.iter().map(|s| s.to_string()).collect(),
+            row: None,
+            side: None,
+            perf_ctl: None,
             json: None,
             vm_mode: "unknown".to_string(),
             idle_secs: 2.0,
             timeout_secs: 120,
         };
         let (mut reps, mut scale, mut idle) = (None, None, None);
+        let mut only_given = false;
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = |name: &str| {
@@ -90,7 +130,8 @@ impl Config {
                     .ok_or_else(|| format!("{name} needs a value"))
             };
             match arg.as_str() {
-                "-h" | "--help" => return Ok(None),
+                "-h" | "--help" => return Ok(Action::Help),
+                "--list-rows" => return Ok(Action::ListRows),
                 "--smoke" => cfg.smoke = true,
                 "--reps" => reps = Some(parse_num::<usize>("--reps", &value("--reps")?)?),
                 "--scale" => scale = Some(parse_num::<f64>("--scale", &value("--scale")?)?),
@@ -99,6 +140,7 @@ impl Config {
                 }
                 "--timeout" => cfg.timeout_secs = parse_num("--timeout", &value("--timeout")?)?,
                 "--json" => cfg.json = Some(PathBuf::from(value("--json")?)),
+                "--perf-ctl" => cfg.perf_ctl = Some(PathBuf::from(value("--perf-ctl")?)),
                 "--vm-mode" => {
                     let mode = value("--vm-mode")?;
                     if !matches!(mode.as_str(), "kvm" | "tcg" | "unknown") {
@@ -107,14 +149,40 @@ impl Config {
                     cfg.vm_mode = mode;
                 }
                 "--only" => {
+                    only_given = true;
                     let list = value("--only")?;
                     cfg.only = list.split(',').map(str::to_string).collect();
                     if let Some(bad) = cfg.only.iter().find(|w| !WORKLOADS.contains(&w.as_str())) {
                         return Err(format!("unknown workload `{bad}` in --only"));
                     }
                 }
+                "--row" => {
+                    let key = value("--row")?;
+                    if !row_keys().contains(&key) {
+                        return Err(format!(
+                            "unknown row `{key}` in --row; the rows are {}",
+                            row_keys().join(",")
+                        ));
+                    }
+                    cfg.row = Some(key);
+                }
+                "--side" => {
+                    cfg.side = match value("--side")?.as_str() {
+                        "device" => Some(Kind::Device),
+                        "pipe" => Some(Kind::Pipe),
+                        other => {
+                            return Err(format!("--side must be device or pipe, not `{other}`"))
+                        }
+                    }
+                }
                 other => return Err(format!("unknown argument `{other}`")),
             }
+        }
+        if let Some(key) = &cfg.row {
+            if only_given {
+                return Err("--row and --only exclude each other".into());
+            }
+            cfg.only = vec![row_workload(key).to_string()];
         }
         if cfg.smoke {
             cfg.reps = 2;
@@ -139,11 +207,25 @@ impl Config {
         {
             return Err("--reps and --scale must be positive, --idle-secs not negative".into());
         }
-        Ok(Some(cfg))
+        Ok(Action::Run(cfg))
     }
 
     fn runs(&self, workload: &str) -> bool {
         self.only.iter().any(|w| w == workload)
+    }
+
+    /// Whether the row(s) of `key` run: all do unless `--row` names one.
+    fn wants(&self, key: &str) -> bool {
+        self.row.as_ref().is_none_or(|row| row == key)
+    }
+
+    /// The sides each pair runs, in order.
+    fn sides(&self) -> &'static [Kind] {
+        match self.side {
+            None => &[Kind::Device, Kind::Pipe],
+            Some(Kind::Device) => &[Kind::Device],
+            Some(Kind::Pipe) => &[Kind::Pipe],
+        }
     }
 
     /// `base` scaled, at least `min`.
@@ -187,6 +269,8 @@ struct Side {
 /// One row of the report.
 struct Row {
     workload: &'static str,
+    /// What `--row` selects it by; rows measured by one run share a key.
+    key: String,
     name: String,
     unit: &'static str,
     better: Better,
@@ -196,9 +280,16 @@ struct Row {
 }
 
 impl Row {
-    fn new(workload: &'static str, name: String, unit: &'static str, better: Better) -> Self {
+    fn new(
+        workload: &'static str,
+        key: &str,
+        name: String,
+        unit: &'static str,
+        better: Better,
+    ) -> Self {
         Self {
             workload,
+            key: key.to_string(),
             name,
             unit,
             better,
@@ -233,6 +324,7 @@ impl Row {
         let p = stats::median(&self.pipe.values);
         Json::obj([
             ("workload", Json::from(self.workload)),
+            ("key", Json::from(self.key.as_str())),
             ("name", Json::from(self.name.as_str())),
             ("unit", Json::from(self.unit)),
             ("better", Json::from(self.better.word())),
@@ -256,21 +348,54 @@ impl Row {
     }
 }
 
-/// Runs `run` for the device and the pipe, interleaved, `reps` times.
+/// What every run needs besides its own parameters.
+struct Env<'a> {
+    cfg: &'a Config,
+    /// The device's control file.
+    ctl: &'a Device,
+    /// With `--perf-ctl`: the device's and the pipe's perf sessions.
+    perf: Option<[Recorder; 2]>,
+}
+
+impl Env<'_> {
+    /// The perf session of `kind`'s runs, if there are sessions.
+    fn recorder(&self, kind: Kind) -> Option<&Recorder> {
+        let [device, pipe] = self.perf.as_ref()?;
+        Some(match kind {
+            Kind::Device => device,
+            Kind::Pipe => pipe,
+        })
+    }
+}
+
+/// Runs `run` for the device and the pipe, interleaved, `reps` times, if
+/// the row(s) of `key` are wanted; `--side` leaves out one of the two.
+/// With `--perf-ctl`, each run is recorded by its side's perf session.
 fn interleave(
-    cfg: &Config,
-    ctl: &Device,
+    env: &Env<'_>,
+    key: &str,
     capacity: usize,
     label: &str,
     mut run: impl FnMut(Kind, &Chan) -> io::Result<()>,
 ) -> io::Result<()> {
+    let (cfg, ctl) = (env.cfg, env.ctl);
+    if !cfg.wants(key) {
+        return Ok(());
+    }
     eprint!("  {label} ");
     let start = Instant::now();
     for _ in 0..cfg.reps {
-        for kind in [Kind::Device, Kind::Pipe] {
+        for &kind in cfg.sides() {
             let chan = Chan::open(kind, ctl, capacity)?;
+            let recorder = env.recorder(kind);
+            if let Some(r) = recorder {
+                r.enable()?;
+            }
             run(kind, &chan)
                 .map_err(|e| io::Error::new(e.kind(), format!("{label}, {}: {e}", kind.name())))?;
+            if let Some(r) = recorder {
+                r.disable()?;
+            }
             drop(chan);
             ctl.clear()?;
             eprint!(".");
@@ -278,6 +403,46 @@ fn interleave(
     }
     eprintln!(" {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// A size in a row key: `64`, `4k`, `1m`.
+fn size_key(n: usize) -> String {
+    if n >= MIB && n % MIB == 0 {
+        format!("{}m", n / MIB)
+    } else if n >= KIB && n % KIB == 0 {
+        format!("{}k", n / KIB)
+    } else {
+        n.to_string()
+    }
+}
+
+/// The key of a stream row: `stream-4k` at the usual capacity,
+/// `stream-4k-1m` at another.
+fn stream_key(wsize: usize, cap: usize) -> String {
+    if cap == STREAM_CAP {
+        format!("stream-{}", size_key(wsize))
+    } else {
+        format!("stream-{}-{}", size_key(wsize), size_key(cap))
+    }
+}
+
+/// Every row key in the order of the table. A workload other than stream
+/// is one run, whose key is its name.
+fn row_keys() -> Vec<String> {
+    let stream = STREAM_SHAPES
+        .iter()
+        .map(|&(cap, wsize, _)| stream_key(wsize, cap));
+    stream
+        .chain(WORKLOADS[1..].iter().map(|w| w.to_string()))
+        .collect()
+}
+
+/// The workload a row key belongs to.
+fn row_workload(key: &str) -> &'static str {
+    if key.starts_with("stream-") {
+        return WORKLOADS[0];
+    }
+    WORKLOADS.iter().find(|&&w| w == key).copied().unwrap_or("")
 }
 
 fn size_name(n: usize) -> String {
@@ -290,7 +455,8 @@ fn size_name(n: usize) -> String {
     }
 }
 
-fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
+fn run_all(env: &Env<'_>) -> io::Result<Vec<Row>> {
+    let cfg = env.cfg;
     let lim = Limits {
         timeout_secs: cfg.timeout_secs,
     };
@@ -299,33 +465,30 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
 
     if cfg.runs("stream") {
         eprintln!("stream: 1 writer -> 1 reader");
-        // Total bytes per run, sized so that a full run fits in about five
-        // minutes under TCG. The 64 B case is bound by syscalls, so it moves
-        // less data in a similar time.
-        for cap in [64 * KIB, MIB] {
-            for (wsize, base) in [(64, MIB), (4 * KIB, 16 * MIB), (64 * KIB, 32 * MIB)] {
-                let total = cfg.scaled(base, 16 * wsize) / wsize * wsize;
-                let mut row = Row::new(
-                    "stream",
-                    format!("{} writes, {} cap", size_name(wsize), size_name(cap)),
-                    "MiB/s",
-                    Better::Higher,
-                );
-                row.params = vec![
-                    ("write_size", wsize.into()),
-                    ("read_size", wsize.into()),
-                    ("capacity", cap.into()),
-                    ("total_bytes", total.into()),
-                ];
-                interleave(cfg, ctl, cap, &row.name.clone(), |kind, chan| {
-                    let v = workloads::stream(chan, lim, wsize, total)?;
-                    let side = row.side(kind);
-                    side.capacity = chan.capacity;
-                    side.values.push(v);
-                    Ok(())
-                })?;
-                rows.push(row);
-            }
+        for (cap, wsize, base) in STREAM_SHAPES {
+            let total = cfg.scaled(base, 16 * wsize) / wsize * wsize;
+            let mut row = Row::new(
+                "stream",
+                &stream_key(wsize, cap),
+                format!("{} writes, {} cap", size_name(wsize), size_name(cap)),
+                "MiB/s",
+                Better::Higher,
+            );
+            row.params = vec![
+                ("write_size", wsize.into()),
+                ("read_size", wsize.into()),
+                ("capacity", cap.into()),
+                ("total_bytes", total.into()),
+            ];
+            let (key, label) = (row.key.clone(), row.name.clone());
+            interleave(env, &key, cap, &label, |kind, chan| {
+                let v = workloads::stream(chan, lim, wsize, total)?;
+                let side = row.side(kind);
+                side.capacity = chan.capacity;
+                side.values.push(v);
+                Ok(())
+            })?;
+            rows.push(row);
         }
     }
 
@@ -337,6 +500,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         let (wsize, cap) = (4 * KIB, 64 * KIB);
         let total = cfg.scaled(16 * MIB, 16 * wsize) / wsize * wsize;
         let mut row = Row::new(
+            "io_uring",
             "io_uring",
             format!(
                 "{} requests, depth {}, {} cap",
@@ -354,7 +518,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
             ("capacity", cap.into()),
             ("total_bytes", total.into()),
         ];
-        interleave(cfg, ctl, cap, &row.name.clone(), |kind, chan| {
+        interleave(env, "io_uring", cap, &row.name.clone(), |kind, chan| {
             let v = workloads::uring_stream(chan, lim, wsize, total)?;
             let side = row.side(kind);
             side.capacity = chan.capacity;
@@ -370,6 +534,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         let total = cfg.scaled(32 * MIB, 16 * chunk) / chunk * chunk;
         let mut row = Row::new(
             "splice",
+            "splice",
             format!("{} splices, {} cap", size_name(chunk), size_name(cap)),
             "MiB/s",
             Better::Higher,
@@ -379,7 +544,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
             ("capacity", cap.into()),
             ("total_bytes", total.into()),
         ];
-        interleave(cfg, ctl, cap, &row.name.clone(), |kind, chan| {
+        interleave(env, "splice", cap, &row.name.clone(), |kind, chan| {
             let side = row.side(kind);
             side.capacity = chan.capacity;
             side.values
@@ -393,8 +558,8 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         eprintln!("latency: write -> blocked reader's read returns");
         let samples = cfg.scaled(1000, 20);
         let gap = Duration::from_micros(500);
-        let mut p50 = Row::new("latency", "wake latency p50".into(), "us", Better::Lower);
-        let mut p99 = Row::new("latency", "wake latency p99".into(), "us", Better::Lower);
+        let row = |name: &str| Row::new("latency", "latency", name.into(), "us", Better::Lower);
+        let (mut p50, mut p99) = (row("wake latency p50"), row("wake latency p99"));
         let params = vec![
             ("samples", samples.into()),
             ("gap_us", Json::from(gap.as_micros() as u64)),
@@ -404,7 +569,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         p50.params = params.clone();
         p99.params = params;
         p99.params.push(("raw", "in the p50 row".into()));
-        interleave(cfg, ctl, small, "16 B messages", |kind, chan| {
+        interleave(env, "latency", small, "16 B messages", |kind, chan| {
             let ns = workloads::latency(chan, lim, samples, gap)?;
             let sorted = stats::sorted(&ns);
             let s50 = p50.side(kind);
@@ -427,6 +592,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         let bytes = cfg.scaled(100, 10);
         let mut row = Row::new(
             "wakeups",
+            "wakeups",
             "ctx switches per byte, 8 readers".into(),
             "switches",
             Better::Lower,
@@ -436,7 +602,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
             ("bytes", bytes.into()),
             ("capacity", small.into()),
         ];
-        interleave(cfg, ctl, small, "1 B writes", |kind, chan| {
+        interleave(env, "wakeups", small, "1 B writes", |kind, chan| {
             let w = workloads::wakeups(chan, lim, 8, bytes)?;
             let side = row.side(kind);
             side.capacity = chan.capacity;
@@ -454,6 +620,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         let records = cfg.scaled(2048, 16);
         let mut row = Row::new(
             "contended",
+            "contended",
             format!("4x4, {} records, {} cap", size_name(rec), size_name(cap)),
             "MiB/s",
             Better::Higher,
@@ -465,7 +632,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
             ("records_per_writer", records.into()),
             ("capacity", cap.into()),
         ];
-        interleave(cfg, ctl, cap, &row.name.clone(), |kind, chan| {
+        interleave(env, "contended", cap, &row.name.clone(), |kind, chan| {
             let v = workloads::contended(chan, lim, 4, 4, rec, records)?;
             let side = row.side(kind);
             side.capacity = chan.capacity;
@@ -480,11 +647,13 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         let calls = cfg.scaled(20_000, 1000);
         let mut status = Row::new(
             "control",
+            "control",
             "STATUS (device) vs FIONREAD (pipe)".into(),
             "ns/call",
             Better::Lower,
         );
         let mut fionread = Row::new(
+            "control",
             "control",
             "FIONREAD (device) vs FIONREAD (pipe)".into(),
             "ns/call",
@@ -492,7 +661,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         );
         status.params = vec![("calls", calls.into())];
         fionread.params = vec![("calls", calls.into())];
-        interleave(cfg, ctl, small, "ioctls", |kind, chan| {
+        interleave(env, "control", small, "ioctls", |kind, chan| {
             let fd = chan.rd;
             match kind {
                 Kind::Device => {
@@ -521,11 +690,13 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         eprintln!("idle: 8 readers asleep for {} s", cfg.idle_secs);
         let mut ticks = Row::new(
             "idle",
+            "idle",
             "CPU ticks, 8 readers asleep".into(),
             "ticks",
             Better::Zero,
         );
         let mut ctx = Row::new(
+            "idle",
             "idle",
             "ctx switches, 8 readers asleep".into(),
             "switches",
@@ -537,7 +708,7 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         ];
         ticks.params = params.clone();
         ctx.params = params;
-        interleave(cfg, ctl, small, "idle", |kind, chan| {
+        interleave(env, "idle", small, "idle", |kind, chan| {
             let r = workloads::idle(chan, lim, 8, cfg.idle_secs)?;
             let t = ticks.side(kind);
             t.capacity = chan.capacity;
@@ -550,6 +721,8 @@ fn run_all(cfg: &Config, ctl: &Device) -> io::Result<Vec<Row>> {
         rows.push(ticks);
         rows.push(ctx);
     }
+    // Rows that `--row` left out have no runs.
+    rows.retain(|r| !r.device.values.is_empty() || !r.pipe.values.is_empty());
     Ok(rows)
 }
 
@@ -624,6 +797,7 @@ fn to_json(cfg: &Config, rows: &[Row], pipe_max: Option<usize>) -> Json {
         ("reps", Json::from(cfg.reps)),
         ("scale", Json::Num(cfg.scale)),
         ("smoke", Json::Bool(cfg.smoke)),
+        ("side", Json::from(cfg.side.map_or("both", |k| k.name()))),
         ("order", Json::from("device, pipe, device, pipe, ...")),
         ("pipe_max_size", pipe_max.map_or(Json::Null, Json::from)),
         ("results", Json::Arr(rows.iter().map(Row::json).collect())),
@@ -651,9 +825,15 @@ impl Drop for Restore<'_> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cfg = match Config::parse(&args) {
-        Ok(Some(cfg)) => cfg,
-        Ok(None) => {
+        Ok(Action::Run(cfg)) => cfg,
+        Ok(Action::Help) => {
             print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Action::ListRows) => {
+            for key in row_keys() {
+                println!("{key}");
+            }
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -686,15 +866,29 @@ fn run(cfg: &Config) -> io::Result<()> {
         .and_then(|s| s.trim().parse().ok());
     let (release, _, machine) = sys::uname();
     eprintln!(
-        "mydevice-bench: kernel {release} {machine}, {} CPUs, vm {}, reps {}, scale {}{}",
+        "mydevice-bench: kernel {release} {machine}, {} CPUs, vm {}, reps {}, scale {}{}{}",
         online_cpus(),
         cfg.vm_mode,
         cfg.reps,
         cfg.scale,
-        if cfg.smoke { ", smoke" } else { "" }
+        if cfg.smoke { ", smoke" } else { "" },
+        cfg.side
+            .map_or(String::new(), |k| format!(", {} only", k.name()))
     );
+    let perf = match &cfg.perf_ctl {
+        Some(dir) => Some([
+            Recorder::open(dir, Kind::Device.name())?,
+            Recorder::open(dir, Kind::Pipe.name())?,
+        ]),
+        None => None,
+    };
+    let env = Env {
+        cfg,
+        ctl: &ctl,
+        perf,
+    };
     let start = Instant::now();
-    let rows = run_all(cfg, &ctl)?;
+    let rows = run_all(&env)?;
     drop(restore);
 
     println!();
@@ -716,7 +910,7 @@ fn run(cfg: &Config) -> io::Result<()> {
     print!("{}", render(&rows));
     let caps: Vec<String> = rows
         .iter()
-        .filter(|r| r.device.capacity != r.pipe.capacity)
+        .filter(|r| cfg.side.is_none() && r.device.capacity != r.pipe.capacity)
         .map(|r| {
             format!(
                 "{}: device {} B, pipe {} B",
@@ -755,7 +949,11 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Option<Config>, String> {
-        Config::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Config::parse(&args).map(|action| match action {
+            Action::Run(cfg) => Some(cfg),
+            Action::Help | Action::ListRows => None,
+        })
     }
 
     #[test]
@@ -782,5 +980,57 @@ mod tests {
         assert_eq!((cfg.reps, cfg.scale), (3, 0.5));
         let cfg = parse(&["--smoke"]).unwrap().unwrap();
         assert_eq!((cfg.reps, cfg.scale), (2, 1.0 / 256.0));
+    }
+
+    #[test]
+    fn row_keys_name_every_row_once() {
+        let keys = row_keys();
+        assert_eq!(keys.len(), STREAM_SHAPES.len() + WORKLOADS.len() - 1);
+        for key in [
+            "stream-64",
+            "stream-256",
+            "stream-1k",
+            "stream-4k",
+            "stream-64k",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "no {key} in {keys:?}");
+        }
+        assert!(keys.iter().any(|k| k == "stream-4k-1m"), "{keys:?}");
+        for (i, key) in keys.iter().enumerate() {
+            assert!(!keys[..i].contains(key), "{key} twice in {keys:?}");
+            assert!(!row_workload(key).is_empty(), "{key} has no workload");
+        }
+    }
+
+    #[test]
+    fn row_selects_its_workload_and_side() {
+        let cfg = parse(&["--row", "stream-4k", "--side", "pipe"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(cfg.only, ["stream"]);
+        assert!(cfg.wants("stream-4k") && !cfg.wants("stream-4k-1m"));
+        assert_eq!(cfg.sides(), [Kind::Pipe]);
+        let cfg = parse(&["--row", "contended"]).unwrap().unwrap();
+        assert_eq!(cfg.only, ["contended"]);
+        assert_eq!(cfg.sides(), [Kind::Device, Kind::Pipe]);
+        let cfg = parse(&[]).unwrap().unwrap();
+        assert!(cfg.wants("stream-64") && cfg.wants("idle"));
+    }
+
+    #[test]
+    fn row_and_side_refuse_nonsense() {
+        for bad in [
+            &["--row", "stream-8k"][..],
+            &["--row", "stream"],
+            &["--row"],
+            &["--side", "both"],
+            &["--row", "stream-4k", "--only", "stream"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(matches!(
+            Config::parse(&["--list-rows".to_string()]),
+            Ok(Action::ListRows)
+        ));
     }
 }

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Streaming through io_uring: one descriptor, several reads or writes in flight.
 //!
