@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
 #
 # Builds mydevice.ko out of tree. KDIR is a configured and built kernel tree
 # with Rust enabled; it defaults to the running kernel's build directory.

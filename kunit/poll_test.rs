@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! KUnit tests of the poll mask rules and of the word `poll` reads them from.
 

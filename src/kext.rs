@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Small safe abstractions over kernel C interfaces that the kernel crate
 //! lacks.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! mydevice: `/dev/mydevice`, a blocking kernel FIFO shared by all openers.
 //!

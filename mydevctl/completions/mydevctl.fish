@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
 # Generated from mydevctl's command definition (mydevctl/src/cli.rs)
 # by `UPDATE_EXPECT=1 cargo test -p mydevctl --test completions`.
 # Do not edit.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Human renderings of everything mydevctl prints; [`crate::json`] has the
 //! JSON ones.

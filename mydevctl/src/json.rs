@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! The JSON output: one object per line, as `docs/mydevctl.schema.json`
 //! describes it.

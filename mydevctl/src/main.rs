@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! The `mydevctl` command; see `mydevctl --help` or mydevctl(1).
 

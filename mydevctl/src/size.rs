@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Parsing of buffer sizes such as `4096`, `64K`, `1M` or `64KiB`.
 //!

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! Runs the `mydevctl` binary for what can be checked without the device:
 //! usage errors, a missing node, a foreign node, and the help.

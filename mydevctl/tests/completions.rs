@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! The shell completions in `completions/`: generated from
 //! `mydevctl::cli::command()`, the definition `--help` is rendered from, and
@@ -34,7 +34,7 @@ fn expected(shell: Shell) -> String {
         &mut script,
     );
     let script = String::from_utf8(script).expect("the generator writes UTF-8");
-    let header = "# SPDX-License-Identifier: GPL-2.0\n\
+    let header = "# SPDX-License-Identifier: GPL-2.0-only\n\
                   # Generated from mydevctl's command definition (mydevctl/src/cli.rs)\n\
                   # by `UPDATE_EXPECT=1 cargo test -p mydevctl --test completions`.\n\
                   # Do not edit.\n";

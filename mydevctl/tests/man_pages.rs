@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! The manual pages: mydevctl(1) against the command definition that
 //! `--help` comes from, mydevice(4) against the ABI, and both through

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
 """Validates output of `mydevctl --json` against its JSON Schema.
 
 Usage: validate_json.py SCHEMA [--cover KIND,...] FILE...

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! A wait queue for exclusive sleepers and pollers, woken with a poll key.
 //!

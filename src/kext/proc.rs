@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! A read-only `/proc` file printed by a `seq_file` `show` callback.
 //!
