@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
 #
 # Guest side of `cargo xtask bench`: loads the module at its default
 # capacity, runs the benchmark against the device and a pipe, and unloads it.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
 #
 # Both halves of `cargo xtask e2e-debian`, run inside a Debian sid root that
 # has the stock kernel, its headers, linux-source and the Rust toolchain.
@@ -12,7 +12,13 @@
 #       metadata and the module.
 #   e2e-debian.sh boot OUT KVER
 #       In a VM booted from Debian's own kernel with this root: modprobe,
-#       the packaged selftests, mydevctl status and the taint flags.
+#       the packaged selftests, mydevctl status and the taint flags
+#       (e2e-common.sh).
+#   e2e-debian.sh remove OUT KVER
+#       In the chroot: the kernel's headers are purged, which leaves the
+#       Rust metadata (Debian's headers packages run no removal hook); then
+#       its image, whose postrm runs our kernel hook: the headers tree is
+#       gone. Then the packages are purged.
 #
 # OUT gets <phase>.ktap, one log per check in logs/, and (boot) dmesg.log.
 
@@ -25,6 +31,8 @@ mkdir -p "$logs"
 
 # shellcheck source=ktap-check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/ktap-check.sh"
+# shellcheck source=e2e-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/e2e-common.sh"
 
 # --- install phase ---------------------------------------------------------
 
@@ -32,7 +40,7 @@ mkdir -p "$logs"
 # only registers the module, its make.log holds every MESSAGE, no module is
 # installed, and the headers carry nothing of ours.
 install_is_skipped_with() {
-	local log=/var/lib/dkms/mydevice/0.1.0/build/make.log want
+	local log=/var/lib/dkms/mydevice/$version/build/make.log want
 	dpkg -i "$debs"/mydevice-dkms_*.deb "$debs"/mydevice-tools_*.deb || return 1
 	dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' mydevice-dkms mydevice-tools
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' mydevice-dkms)" = "ii " ] || return 1
@@ -58,21 +66,14 @@ fake_rustc() {
 		chmod 755 /usr/local/bin/rustc
 }
 
+purge_then_install() {
+	purge_packages && rm /usr/local/bin/rustc &&
+		dpkg -i "$debs"/mydevice-dkms_*.deb "$debs"/mydevice-tools_*.deb
+}
+
 reinstall_linux_source() {
 	rm -f /usr/local/bin/rustc
 	dpkg -i /var/cache/apt/archives/linux-source-"$series"_*.deb
-}
-
-dkms_installed() {
-	dkms status mydevice
-	dkms status mydevice | grep -q "$kver.*: installed"
-}
-
-metadata_installed() {
-	ls "$hdr/rust" "$hdr/scripts/target.json" &&
-		cat "$hdr/rust/.mydevice-rust-metadata" &&
-		test -e "$hdr/rust/libkernel.rmeta" &&
-		ls -d /var/tmp/mydevice-rust-metadata.* 2>/dev/null | wc -l | grep -qx 0
 }
 
 builder_is_idempotent() {
@@ -87,6 +88,7 @@ install_phase() {
 	debs=$1 kver=$2
 	hdr=/usr/src/linux-headers-$kver
 	series=$(echo "$kver" | cut -d. -f1-2)
+	version=$(dpkg-deb -f "$debs"/mydevice-dkms_*.deb Version)
 	exec >"$out/install.ktap" 2>&1
 	echo "TAP version 13"
 	echo "1..8"
@@ -97,44 +99,60 @@ install_phase() {
 	check reinstall_linux_source_fake_rustc eval 'reinstall_linux_source && fake_rustc'
 	check install_with_other_rustc_is_skipped \
 		install_is_skipped_with "but 'rustc' is 'rustc 1.96.0" "apt install rustc="
-	check purge_then_real_install eval 'purge_packages && rm /usr/local/bin/rustc &&
-		dpkg -i "$debs"/mydevice-dkms_*.deb "$debs"/mydevice-tools_*.deb'
-	check dkms_built_metadata_and_module eval 'dkms_installed && metadata_installed'
+	check purge_then_real_install purge_then_install
+	check dkms_built_metadata_and_module built_for "$kver"
 	check builder_is_idempotent builder_is_idempotent
 	finish
 }
 
-# --- boot phase ------------------------------------------------------------
+# --- remove phase ----------------------------------------------------------
 
-not_proprietary() {
-	local taint
-	taint=$(cat /proc/sys/kernel/tainted)
-	echo "tainted: $taint"
-	# Bit 0 is P (proprietary); O (12) and E (13) are expected.
-	[ $((taint & 1)) -eq 0 ]
+# purge_headers_leaves_the_list: after the headers package is purged, the
+# only files left in its tree are the metadata and the list of it.
+purge_headers_leaves_the_list() {
+	local left listed
+	metadata_listed "$kver" || return 1
+	kbuild_target=$(readlink -f "$hdr/scripts/target.json")
+	dpkg --purge "linux-headers-$kver" || return 1
+	left=$(cd "$hdr" && find . -type f -printf '%P\n' | sort)
+	listed=$({
+		grep '^rust/' "$hdr/rust/.mydevice-rust-metadata"
+		echo rust/.mydevice-rust-metadata
+	} | sort)
+	echo "left in $hdr:"
+	echo "$left"
+	[ -n "$left" ] && [ "$left" = "$listed" ]
 }
 
-boot_phase() {
+# purge_image_removes_the_metadata: the image's postrm runs the kernel hook
+# of mydevice-dkms, which removes the listed files and the emptied tree.
+purge_image_removes_the_metadata() {
+	ls /etc/kernel/postrm.d/
+	dpkg --purge "linux-image-$kver" || return 1
+	if [ -e "$hdr" ] || [ -e "$kbuild_target" ]; then
+		find "$hdr" "$kbuild_target"
+		return 1
+	fi
+}
+
+remove_phase() {
 	kver=$1
-	trap 'dmesg > "$out/dmesg.log"' EXIT
-	exec >"$out/boot.ktap" 2>&1
+	hdr=/usr/src/linux-headers-$kver
+	exec >"$out/remove.ktap" 2>&1
 	echo "TAP version 13"
-	echo "1..5"
-	check running_debian_kernel test "$(uname -r)" = "$kver"
-	check modprobe_creates_the_node eval 'modprobe mydevice && test -c /dev/mydevice'
-	check mydevctl_status mydevctl status
-	check packaged_selftests /usr/lib/mydevice/kselftests/run_kselftest.sh
-	check taints_no_proprietary not_proprietary
-	# The selftests' own KTAP, for the record.
-	sed 's/^/# /' "$logs/packaged_selftests.log"
+	echo "1..3"
+	check purge_headers_leaves_the_list purge_headers_leaves_the_list
+	check purge_image_removes_the_metadata purge_image_removes_the_metadata
+	check purge_packages purge_packages
 	finish
 }
 
 case $phase in
 install) install_phase "$3" "$4" ;;
 boot) boot_phase "$3" ;;
+remove) remove_phase "$3" ;;
 *)
-	echo "usage: $0 install OUT DEB_DIR KVER | boot OUT KVER" >&2
+	echo "usage: $0 install OUT DEB_DIR KVER | boot OUT KVER | remove OUT KVER" >&2
 	exit 2
 	;;
 esac

@@ -1,8 +1,9 @@
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash disable=SC2154 # `logs` is the sourcer's.
 #
 # KTAP helpers for the guest scripts that run one check per command
-# (dkms.sh, e2e-debian.sh). Source it after setting `logs`, the directory
-# that gets one log per check.
+# (dkms.sh, e2e-debian.sh, e2e-trixie.sh). Source it after setting `logs`,
+# the directory that gets one log per check.
 
 n=0
 failed=0

@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
 #
 # Runs every mydevctl command with --json against the loaded module, and
 # some that fail, keeping each run's output for the host to validate against

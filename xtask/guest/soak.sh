@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
 #
 # Guest side of `cargo xtask soak`, and of the churn run on more vCPUs in
 # `cargo xtask test`: loads the module, runs the churn selftest for SECS

@@ -1,9 +1,9 @@
 #!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
 #
 # Guest side of `cargo xtask test`; runs as root inside the test VM.
 #
-# Usage: test.sh OUT MODULE BIN_DIR TIMEOUT LIST ENV KMEMLEAK
+# Usage: test.sh OUT MODULE BIN_DIR TIMEOUT LIST ENV KMEMLEAK DROPIN TEST
 #   OUT      host directory shared read-write; every result goes there
 #   MODULE   path of mydevice.ko
 #   BIN_DIR  directory of the selftest binaries (target/release)
@@ -13,14 +13,19 @@
 #            as a fuzz seed to replay
 #   KMEMLEAK "true" on a kernel with kmemleak: scan for leaks after the
 #            unload and write the report to kmemleak.log
+#   DROPIN   install directory of the kselftest drop-in (empty: none), whose
+#            run_kselftest.sh runs TEST, e.g. mydevice:ioctl, into dropin.ktap
+#            and dropin.rc
 #
 # Order: module_lifecycle (module not loaded; it loads and unloads the module
-# itself), insmod, KUnit results from debugfs, the other selftests, rmmod.
+# itself), insmod, KUnit results from debugfs, the other selftests, the
+# kselftest drop-in's runner, every mydevctl command with --json
+# (mydevctl-json.sh, into mydevctl-json/), rmmod.
 # Each selftest writes selftests/NAME.ktap (stdout), NAME.stderr, NAME.rc.
 # The script always ends by writing dmesg.log.
 
 set -u
-out=$1 ko=$2 bin_dir=$3 per_test=$4 list=$5 env=$6 kmemleak=$7
+out=$1 ko=$2 bin_dir=$3 per_test=$4 list=$5 env=$6 kmemleak=$7 dropin=$8 dropin_test=$9
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # shellcheck source=/dev/null
 . "$env"
@@ -59,9 +64,19 @@ if grep -q '^mydevice ' /proc/modules; then
 	done
 
 	while read -r name; do
-		[ -n "$name" ] && [ "$name" != module_lifecycle ] || continue
-		run_selftest "$name"
+		if [ -n "$name" ] && [ "$name" != module_lifecycle ]; then
+			run_selftest "$name"
+		fi
 	done <"$list"
+
+	if [ -n "$dropin" ]; then
+		echo "guest: kselftest drop-in: run_kselftest.sh -t $dropin_test"
+		"$dropin/run_kselftest.sh" -t "$dropin_test" </dev/null >"$out/dropin.ktap" 2>&1
+		echo $? >"$out/dropin.rc"
+	fi
+
+	echo "guest: mydevctl --json"
+	bash "$(dirname "$0")/mydevctl-json.sh" "$out/mydevctl-json" "$bin_dir/mydevctl"
 
 	echo "guest: rmmod mydevice"
 	rmmod mydevice 2>"$out/rmmod.stderr"

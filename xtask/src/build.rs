@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
 //! `cargo xtask build`: builds the module against the test kernel and lints it.
 //!
 //! Warnings are errors (`KRUSTFLAGS=-Dwarnings`), Clippy runs inside the
@@ -17,8 +19,8 @@ use crate::kernel::Kernel;
 use crate::util;
 use crate::util::Stage;
 
-pub fn run(sh: &Shell, flavour: kernel::Flavour) -> Result<()> {
-    let kernel = kernel::ensure(sh, flavour)?;
+pub fn run(sh: &Shell, choice: kernel::Choice) -> Result<()> {
+    let kernel = kernel::ensure(sh, choice)?;
     module(sh, &kernel)?;
     rustfmt(sh, &kernel)
 }

@@ -1,14 +1,17 @@
-//! `cargo xtask kernel [--debug]`: builds a test kernel into the cache, or
-//! reuses it.
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! `cargo xtask kernel [--series 7.2|7.3] [--debug]`: builds a test kernel
+//! into the cache, or reuses it.
 //!
+//! The source is Debian's newest `linux-source-<series>`, 7.2 by default.
 //! The config is `vng --kconfig` plus the committed fragment
 //! `kernel/mydevice.config`; the debug flavour adds `kernel/debug.config`
 //! (KASAN, kmemleak, fault injection) and builds with clang, because Rust
 //! allows KASAN only in a clang-built kernel. A build is keyed by the Linux
-//! source version, the fragments, rustc, bindgen and virtme-ng (and clang for
-//! the debug flavour), and lives in `<cache>/kernel/<linux version>-<key>`
-//! (`-debug-<key>` for the debug flavour). A stamp file written after a
-//! successful make marks it reusable.
+//! source version (which names the series), the fragments, rustc, bindgen
+//! and virtme-ng (and clang for the debug flavour), and lives in
+//! `<cache>/kernel/<linux version>-<key>` (`-debug-<key>` for the debug
+//! flavour). A stamp file written after a successful make marks it reusable.
 
 use std::path::Path;
 use std::path::PathBuf;
@@ -23,6 +26,7 @@ use xshell::cmd;
 use xshell::Shell;
 
 use crate::setup;
+use crate::setup::Series;
 use crate::util;
 use crate::util::Stage;
 
@@ -65,12 +69,64 @@ impl Flavour {
     }
 }
 
+/// Which test kernel a command uses: its series and its flavour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub series: Series,
+    pub flavour: Flavour,
+}
+
+impl From<Flavour> for Choice {
+    /// That flavour of the default series.
+    fn from(flavour: Flavour) -> Choice {
+        Choice {
+            series: Series::DEFAULT,
+            flavour,
+        }
+    }
+}
+
+impl Choice {
+    /// Parses the options of `command`: `--series 7.2|7.3`, and `--debug`
+    /// when `debug` allows it.
+    pub fn parse(command: &str, args: &[&str], debug: bool) -> Result<Choice> {
+        let mut choice = Choice::from(Flavour::Base);
+        let mut args = args.iter();
+        while let Some(&arg) = args.next() {
+            match arg {
+                "--debug" if debug => choice.flavour = Flavour::Debug,
+                "--series" => {
+                    let value = args
+                        .next()
+                        .with_context(|| format!("{command}: --series needs 7.2 or 7.3"))?;
+                    choice.series = Series::parse(value)?;
+                }
+                _ => bail!("{command}: unknown option {arg}"),
+            }
+        }
+        Ok(choice)
+    }
+
+    /// Where the step count of the last full build of this kernel is kept.
+    fn steps_record(self) -> String {
+        let mut name = "full-build-steps".to_string();
+        if self.series != Series::DEFAULT {
+            name.push_str(&format!("-{}", self.series));
+        }
+        if self.flavour == Flavour::Debug {
+            name.push_str("-debug");
+        }
+        name
+    }
+}
+
 /// A test kernel: its source and its build directory.
 pub struct Kernel {
     /// The extracted Linux source.
     pub src: PathBuf,
     /// The build directory (`O=`), which is also the `KDIR` for modules.
     pub dir: PathBuf,
+    pub series: Series,
     pub flavour: Flavour,
     /// Make variables every build against this kernel needs, e.g. `LLVM=-19`.
     pub make_args: Vec<String>,
@@ -83,17 +139,23 @@ impl Kernel {
     }
 }
 
-pub fn run(sh: &Shell, flavour: Flavour) -> Result<()> {
-    ensure(sh, flavour)?;
+pub fn run(sh: &Shell, choice: Choice) -> Result<()> {
+    ensure(sh, choice)?;
     Ok(())
 }
 
 /// Computes where the kernel for the current inputs lives, without building.
-pub fn locate(sh: &Shell, flavour: Flavour) -> Result<Kernel> {
-    let src = setup::linux_source_dir(sh)?;
-    let Some(linux) = setup::linux_source_version(sh)? else {
+pub fn locate(sh: &Shell, choice: impl Into<Choice>) -> Result<Kernel> {
+    let Choice { series, flavour } = choice.into();
+    let src = setup::linux_source_dir(sh, series)?;
+    let Some(linux) = setup::linux_source_version(sh, series)? else {
+        let option = if series == Series::DEFAULT {
+            String::new()
+        } else {
+            format!(" --series {series}")
+        };
         bail!(
-            "the Linux source is missing from {}: run `cargo xtask setup`",
+            "the Linux source is missing from {}: run `cargo xtask setup{option}`",
             src.display()
         );
     };
@@ -108,8 +170,9 @@ pub fn locate(sh: &Shell, flavour: Flavour) -> Result<Kernel> {
         util::version_of(sh, name)
             .with_context(|| format!("`{name} --version` failed: run `cargo xtask setup`"))
     };
-    // The base flavour's inputs are unchanged from before flavours existed,
-    // so its cached build stays valid.
+    // The base flavour's inputs are unchanged from before flavours and
+    // series existed, so its cached build stays valid; the Linux version
+    // names the series.
     let mut inputs = format!(
         "linux={linux}\nfragment={}\nrustc={}\nbindgen={}\nvng={}\n",
         fragment_hashes.join(","),
@@ -127,19 +190,28 @@ pub fn locate(sh: &Shell, flavour: Flavour) -> Result<Kernel> {
     let key = util::sha256(sh, inputs.as_bytes())?;
     let dir = util::cache_dir(sh)?
         .join("kernel")
-        .join(format!("{name}-{}", &key[..16]));
+        .join(dir_name(&name, &key));
     Ok(Kernel {
         src,
         dir,
+        series,
         flavour,
         make_args: flavour.make_args(),
     })
 }
 
+/// The build directory's name: `<linux version>[-debug]-<key>`, with the
+/// backports' `~` (as in `7.3.4-1~bpo13+1`) made a `-`, since the path goes
+/// to guest command lines, which take only shell-safe characters.
+fn dir_name(name: &str, key: &str) -> String {
+    format!("{}-{}", name.replace('~', "-"), &key[..16])
+}
+
 /// Returns the test kernel, building it first if needed.
-pub fn ensure(sh: &Shell, flavour: Flavour) -> Result<Kernel> {
+pub fn ensure(sh: &Shell, choice: impl Into<Choice>) -> Result<Kernel> {
+    let choice = choice.into();
     let stage = Stage::start("kernel");
-    let kernel = locate(sh, flavour)?;
+    let kernel = locate(sh, choice)?;
     if kernel.is_built() {
         stage.done(format!("reusing cached kernel {}", kernel.dir.display()));
         return Ok(kernel);
@@ -154,7 +226,7 @@ pub fn ensure(sh: &Shell, flavour: Flavour) -> Result<Kernel> {
     configure(sh, &kernel)?;
     let steps = make(sh, &kernel, &stage)?;
     if fresh {
-        let record = kernel.dir.parent().map(|p| p.join(steps_record(flavour)));
+        let record = kernel.dir.parent().map(|p| p.join(choice.steps_record()));
         if let Some(record) = record {
             sh.write_file(record, format!("{steps}\n"))?;
         }
@@ -163,14 +235,6 @@ pub fn ensure(sh: &Shell, flavour: Flavour) -> Result<Kernel> {
         .context("writing the build stamp")?;
     stage.done(format!("built {}", kernel.dir.display()));
     Ok(kernel)
-}
-
-/// Where the step count of the last full build of a flavour is kept.
-fn steps_record(flavour: Flavour) -> &'static str {
-    match flavour {
-        Flavour::Base => "full-build-steps",
-        Flavour::Debug => "full-build-steps-debug",
-    }
 }
 
 /// Writes `.config`: vng's config, the fragments on top, then checks it.
@@ -290,9 +354,13 @@ fn count_steps(log: &Path) -> usize {
 fn make(sh: &Shell, kernel: &Kernel, stage: &Stage) -> Result<usize> {
     let dir = &kernel.dir;
     let log = dir.join("build.log");
+    let choice = Choice {
+        series: kernel.series,
+        flavour: kernel.flavour,
+    };
     let expected = dir
         .parent()
-        .map(|p| p.join(steps_record(kernel.flavour)))
+        .map(|p| p.join(choice.steps_record()))
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|s| s.trim().parse::<usize>().ok());
     let (total, basis) = match expected {
@@ -343,6 +411,71 @@ mod tests {
             fragment_mismatches(fragment, config),
             ["CONFIG_B: wanted n, got y", "CONFIG_D: wanted y, got n"]
         );
+    }
+
+    #[test]
+    fn choice_parse() {
+        let base = Choice::parse("test", &[], true).unwrap();
+        assert_eq!(base, Choice::from(Flavour::Base));
+        assert_eq!(base.series, Series::V7_2);
+        let c = Choice::parse("test", &["--series", "7.3", "--debug"], true).unwrap();
+        assert_eq!((c.series, c.flavour), (Series::V7_3, Flavour::Debug));
+        let c = Choice::parse("kernel", &["--debug", "--series", "7.2"], true).unwrap();
+        assert_eq!((c.series, c.flavour), (Series::V7_2, Flavour::Debug));
+        let c = Choice::parse("shell", &["--series", "7.3"], false).unwrap();
+        assert_eq!((c.series, c.flavour), (Series::V7_3, Flavour::Base));
+    }
+
+    #[test]
+    fn choice_refuses_nonsense() {
+        for bad in [
+            &["--series"][..],
+            &["--series", "7.4"],
+            &["--series", ""],
+            &["--series", "--debug"],
+            &["--series=7.3"],
+            &["7.3"],
+            &["--flavour", "debug"],
+        ] {
+            assert!(
+                Choice::parse("test", bad, true).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+        let err = Choice::parse("shell", &["--debug"], false).unwrap_err();
+        assert_eq!(err.to_string(), "shell: unknown option --debug");
+        let err = Choice::parse("test", &["--series", "6.12"], true).unwrap_err();
+        assert!(err.to_string().contains("7.2 and 7.3"), "{err}");
+    }
+
+    #[test]
+    fn each_series_and_flavour_has_its_own_steps_record() {
+        let names: Vec<String> = [Series::V7_2, Series::V7_3]
+            .into_iter()
+            .flat_map(|series| {
+                [Flavour::Base, Flavour::Debug].map(|flavour| Choice { series, flavour })
+            })
+            .map(Choice::steps_record)
+            .collect();
+        // The default series keeps the names it had before series existed.
+        assert_eq!(
+            names,
+            [
+                "full-build-steps",
+                "full-build-steps-debug",
+                "full-build-steps-7.3",
+                "full-build-steps-7.3-debug"
+            ]
+        );
+    }
+
+    #[test]
+    fn build_dirs_are_shell_safe() {
+        let key = "0123456789abcdef0123";
+        assert_eq!(dir_name("7.2.13-1", key), "7.2.13-1-0123456789abcdef");
+        let name = dir_name("7.3.4-1~bpo13+1", key);
+        assert_eq!(name, "7.3.4-1-bpo13+1-0123456789abcdef");
+        assert!(util::shell_safe(&name));
     }
 
     #[test]

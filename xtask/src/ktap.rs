@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
 //! A small KTAP/TAP reader: enough to count what passed and what did not.
 //!
 //! It reads the KTAP that KUnit writes to debugfs and the TAP 13 the

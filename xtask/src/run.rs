@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
 //! `cargo xtask run`: shows the device at work in a VM.
 //!
 //! The guest loads the module, writes and reads back, lets a writer wake a

@@ -1,10 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
 //! `cargo xtask setup`: installs what the project needs, idempotently.
 //!
 //! Every item prints one line: what was installed, or that it was already
-//! present. The Linux source comes from Debian's `linux-source-7.2` package,
-//! fetched with an apt configuration of its own under the cache, so the
-//! system's apt sources are never changed.
+//! present. The Linux source comes from Debian's `linux-source-<series>`
+//! package (7.2 unless `--series` says otherwise), fetched with an apt
+//! configuration of its own under the cache, so the system's apt sources are
+//! never changed.
 
+use std::fmt;
 use std::path::Path;
 use std::path::PathBuf;
 
@@ -18,7 +22,8 @@ use xshell::Shell;
 use crate::util;
 use crate::util::Stage;
 
-/// Debian packages the kernel build, the VM runner and the packaging need.
+/// Debian packages the kernel build, the VM runner, the packaging and the
+/// selftests need.
 const PACKAGES: &[&str] = &[
     "build-essential",
     "bc",
@@ -45,38 +50,135 @@ const PACKAGES: &[&str] = &[
     "dkms",
     "fakeroot",
     "lintian",
+    // Tools the selftests drive in the guest, which shares the host's root.
+    "socat",
+    "stress-ng",
+    // Host checks of `cargo xtask test`: the shell scripts, the man pages,
+    // and mydevctl's JSON output against its schema (with /usr/bin/python3).
+    "shellcheck",
+    "groff-base",
+    "python3-jsonschema",
+    // `cargo xtask bench --profile` runs perf in the guest. Bookworm's, 6.1,
+    // records and reports the 7.x test kernel: the perf ABI only grows.
+    "linux-perf",
 ];
 
 /// The bindgen release the kernel's Rust support is built with.
 const BINDGEN_VERSION: &str = "0.73.2";
 /// The virtme-ng release the VM runner is tested with.
 const VNG_VERSION: &str = "1.42";
-/// The kernel series whose newest Debian source package is used.
-pub const LINUX_SERIES: &str = "7.2";
+/// A kernel series: the test kernel is built from the newest Debian
+/// `linux-source-<series>` package of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Series {
+    /// 7.2, the default: the oldest series the module supports.
+    V7_2,
+    V7_3,
+}
 
-/// Runs every setup step; `refresh` looks for a newer Linux source package.
+impl Series {
+    /// The series of the test kernel unless `--series` names another.
+    pub const DEFAULT: Series = Series::V7_2;
+    const ALL: [Series; 2] = [Series::V7_2, Series::V7_3];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Series::V7_2 => "7.2",
+            Series::V7_3 => "7.3",
+        }
+    }
+
+    /// Parses the value of `--series`.
+    ///
+    /// # Errors
+    ///
+    /// Fails on a series the module is not tested on.
+    pub fn parse(value: &str) -> Result<Series> {
+        let names: Vec<&str> = Series::ALL.iter().map(|s| s.as_str()).collect();
+        Series::ALL
+            .into_iter()
+            .find(|s| s.as_str() == value)
+            .with_context(|| {
+                format!(
+                    "unknown kernel series `{value}`: the series are {}",
+                    names.join(" and ")
+                )
+            })
+    }
+
+    /// Debian's source package of the series.
+    pub fn source_package(self) -> String {
+        format!("linux-source-{self}")
+    }
+}
+
+impl fmt::Display for Series {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Options of `cargo xtask setup`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `--refresh`: look for a newer Linux source package.
+    pub refresh: bool,
+    /// `--series S`: whose Linux source to fetch.
+    pub series: Series,
+}
+
+impl Options {
+    /// Parses `[--refresh] [--series 7.2|7.3]`.
+    pub fn parse(args: &[&str]) -> Result<Options> {
+        let mut opts = Options {
+            refresh: false,
+            series: Series::DEFAULT,
+        };
+        let mut args = args.iter();
+        while let Some(&arg) = args.next() {
+            match arg {
+                "--refresh" => opts.refresh = true,
+                "--series" => {
+                    let value = args.next().context("setup: --series needs 7.2 or 7.3")?;
+                    opts.series = Series::parse(value)?;
+                }
+                _ => bail!("setup: unknown option {arg}"),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// Runs every setup step for the default series; `refresh` looks for a
+/// newer Linux source package.
 pub fn run(sh: &Shell, refresh: bool) -> Result<()> {
+    run_for(sh, Series::DEFAULT, refresh)
+}
+
+/// Runs every setup step, with the Linux source of `series`.
+pub fn run_for(sh: &Shell, series: Series, refresh: bool) -> Result<()> {
     let stage = Stage::start("setup");
     debian_packages(sh)?;
     qemu(sh)?;
     rust_src(sh)?;
+    msrv_toolchain(sh)?;
     bindgen(sh)?;
     virtme_ng(sh)?;
-    linux_source(sh, refresh)?;
+    linux_source(sh, series, refresh)?;
     stage.done("done");
     Ok(())
 }
 
-/// The directory holding the extracted Linux source.
-pub fn linux_source_dir(sh: &Shell) -> Result<PathBuf> {
+/// The directory holding the extracted Linux source of `series`.
+pub fn linux_source_dir(sh: &Shell, series: Series) -> Result<PathBuf> {
     Ok(util::cache_dir(sh)?
         .join("src")
-        .join(format!("linux-source-{LINUX_SERIES}")))
+        .join(series.source_package()))
 }
 
 /// The Debian version of the extracted Linux source, if it is there.
-pub fn linux_source_version(sh: &Shell) -> Result<Option<String>> {
-    let file = linux_source_dir(sh)?.join(".mydevice-version");
+pub fn linux_source_version(sh: &Shell, series: Series) -> Result<Option<String>> {
+    let file = linux_source_dir(sh, series)?.join(".mydevice-version");
     if !sh.path_exists(&file) {
         return Ok(None);
     }
@@ -253,6 +355,47 @@ fn rust_src(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
+/// The `rust-version` of the workspace's Cargo.toml, the oldest Rust that
+/// the userspace crates promise to build with.
+pub fn msrv() -> Result<String> {
+    let manifest = util::repo_root().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    text.lines()
+        .find_map(|line| {
+            let value = line.trim().strip_prefix("rust-version")?.trim();
+            let value = value.strip_prefix('=')?.trim();
+            Some(value.strip_prefix('"')?.strip_suffix('"')?.to_string())
+        })
+        .with_context(|| format!("{} declares no rust-version", manifest.display()))
+}
+
+/// The toolchain of [`msrv`], which `cargo xtask test` builds the userspace
+/// crates with.
+fn msrv_toolchain(sh: &Shell) -> Result<()> {
+    let msrv = msrv()?;
+    let toolchains = cmd!(sh, "rustup toolchain list")
+        .quiet()
+        .read()
+        .context("listing rustup toolchains")?;
+    if toolchains
+        .lines()
+        .any(|t| t.starts_with(&format!("{msrv}-")))
+    {
+        println!("setup: Rust {msrv} (rust-version): already present");
+        return Ok(());
+    }
+    let stage = Stage::start("setup: Rust rust-version");
+    let log = util::log_dir(sh)?.join("rustup-msrv.log");
+    util::run_logged(
+        cmd!(sh, "rustup toolchain install {msrv} --profile minimal"),
+        "rustup toolchain install",
+        &log,
+    )?;
+    stage.done(format!("installed {msrv}"));
+    Ok(())
+}
+
 fn bindgen(sh: &Shell) -> Result<()> {
     let wanted = BINDGEN_VERSION
         .rsplit_once('.')
@@ -371,11 +514,12 @@ fn isolated_apt_options(sh: &Shell, apt: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Downloads and extracts the newest `linux-source-7.2` from Debian.
-fn linux_source(sh: &Shell, refresh: bool) -> Result<()> {
-    let recorded = linux_source_version(sh)?;
+/// Downloads and extracts the newest `linux-source-<series>` from Debian.
+fn linux_source(sh: &Shell, series: Series, refresh: bool) -> Result<()> {
+    let recorded = linux_source_version(sh, series)?;
+    let package = series.source_package();
     if let (Some(version), false) = (&recorded, refresh) {
-        println!("setup: linux-source-{LINUX_SERIES}: already present ({version})");
+        println!("setup: {package}: already present ({version})");
         return Ok(());
     }
     let stage = Stage::start("setup: linux-source");
@@ -383,7 +527,6 @@ fn linux_source(sh: &Shell, refresh: bool) -> Result<()> {
     let apt = cache.join("apt");
     let options = &isolated_apt_options(sh, &apt)?;
     let log = util::log_dir(sh)?.join("apt-linux-source.log");
-    let package = format!("linux-source-{LINUX_SERIES}");
 
     util::run_logged(
         cmd!(sh, "apt-get {options...} update"),
@@ -469,7 +612,7 @@ fn linux_source(sh: &Shell, refresh: bool) -> Result<()> {
         .quiet()
         .run()
         .context("extracting the Linux source tarball (needs tar, xz-utils)")?;
-    let dest = linux_source_dir(sh)?;
+    let dest = linux_source_dir(sh, series)?;
     sh.remove_path(&dest)
         .with_context(|| format!("removing the old source {}", dest.display()))?;
     std::fs::rename(staging.join(&package), &dest)
@@ -482,4 +625,31 @@ fn linux_source(sh: &Shell, refresh: bool) -> Result<()> {
         dest.display()
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse() {
+        let o = Options::parse(&[]).unwrap();
+        assert_eq!((o.refresh, o.series), (false, Series::V7_2));
+        let o = Options::parse(&["--series", "7.3", "--refresh"]).unwrap();
+        assert_eq!((o.refresh, o.series), (true, Series::V7_3));
+        assert_eq!(Series::V7_3.source_package(), "linux-source-7.3");
+    }
+
+    #[test]
+    fn options_refuse_nonsense() {
+        for bad in [
+            &["--series"][..],
+            &["--series", "7.4"],
+            &["--series", "7"],
+            &["--series=7.3"],
+            &["--debug"],
+        ] {
+            assert!(Options::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

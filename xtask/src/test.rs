@@ -1,12 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
 //! `cargo xtask test`: the project's test command.
 //!
 //! It brings up everything that is missing (setup, kernel, module), runs the
-//! host checks, builds the selftests, and then makes one VM boot that runs
-//! the `module_lifecycle` selftest, loads the module, collects the KUnit
-//! results, runs the other selftests and unloads the module. On the base
+//! host checks, builds the selftests, builds and installs them as a kselftest
+//! drop-in in a copy of the kernel's kselftest framework, offline, and then
+//! makes one VM boot that runs the `module_lifecycle` selftest, loads the
+//! module, collects the KUnit results, runs the other selftests and one
+//! through the drop-in's `run_kselftest.sh`, and unloads the module. On the base
 //! kernel two more boots follow: the churn on 4 vCPUs, and the packages
 //! with DKMS. It prints a summary per suite and a total, and fails on any
-//! failure, skip or missing result.
+//! failure, skip or missing result. `--series 7.3` does all of it on a 7.3
+//! test kernel, `--debug` on the debug flavour.
 
 use std::path::Path;
 
@@ -18,21 +23,21 @@ use xshell::Shell;
 
 use crate::build;
 use crate::deb;
+use crate::dropin;
 use crate::kernel;
 use crate::kernel::Flavour;
 use crate::ktap;
-use crate::ktap::Case;
-use crate::ktap::Outcome;
+use crate::selftest;
+use crate::selftest::Programs;
+use crate::selftest::LIFECYCLE;
 use crate::setup;
 use crate::soak;
+use crate::suite;
+use crate::suite::Suite;
 use crate::util;
 use crate::util::Stage;
 use crate::vm;
 
-/// The selftest that runs before the module is loaded and loads it itself.
-const LIFECYCLE: &str = "module_lifecycle";
-/// Selftest programs that only the debug flavour runs.
-const DEBUG_PREFIX: &str = "debug_";
 /// Per-selftest time limit when `selftests/settings` names none.
 const DEFAULT_TEST_TIMEOUT_SECS: u64 = 120;
 /// Boot, KUnit and unload time on top of the selftests' limits.
@@ -47,72 +52,26 @@ const CHURN_WIDE_ENV: &[&str] = &["MYDEVICE_CHURN_LOG_WORDS=3000"];
 /// the emulated guest, which takes minutes under TCG.
 const PACKAGES_TIMEOUT_SECS: u64 = 2100;
 
-/// A group of results with its own summary line.
-pub struct Suite {
-    pub title: String,
-    cases: Vec<Case>,
-    /// Extra lines shown under the suite, e.g. stderr of a failed test.
-    pub notes: Vec<String>,
-}
-
-impl Suite {
-    pub fn new(title: impl Into<String>) -> Suite {
-        Suite {
-            title: title.into(),
-            cases: Vec::new(),
-            notes: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, name: impl Into<String>, outcome: Outcome) {
-        self.cases.push(Case {
-            name: name.into(),
-            outcome,
-        });
-    }
-
-    pub fn check(&mut self, name: impl Into<String>, ok: bool) {
-        self.add(name, if ok { Outcome::Pass } else { Outcome::Fail });
-    }
-
-    /// Fails the suite on any alarm in the guest's dmesg, and shows the
-    /// first ones.
-    pub fn check_dmesg(&mut self, outcome: &vm::Outcome) {
-        self.check(
-            "dmesg free of warnings, bugs and lockdep reports",
-            outcome.dmesg_alarms.is_empty(),
-        );
-        self.notes.extend(
-            outcome
-                .dmesg_alarms
-                .iter()
-                .take(20)
-                .map(|l| format!("dmesg: {l}")),
-        );
-    }
-
-    fn passed(&self) -> usize {
-        self.cases
-            .iter()
-            .filter(|c| c.outcome == Outcome::Pass)
-            .count()
-    }
-
-    fn failed(&self) -> usize {
-        self.cases.len() - self.passed()
-    }
-}
-
-pub fn run(sh: &Shell, flavour: Flavour) -> Result<()> {
+pub fn run(sh: &Shell, choice: kernel::Choice) -> Result<()> {
     let stage = Stage::start("test");
-    setup::run(sh, false)?;
-    let kernel = kernel::ensure(sh, flavour)?;
+    let flavour = choice.flavour;
+    setup::run_for(sh, choice.series, false)?;
+    let kernel = kernel::ensure(sh, choice)?;
     build::module(sh, &kernel)?;
 
     let mut suites = vec![host_checks(sh, &kernel)?];
-    let names = selftest_names(sh, flavour)?;
+    let names = Programs::read()?.for_flavour(flavour);
     let per_test = per_test_timeout(sh);
-    suites.extend(guest(sh, &kernel, &names, per_test)?);
+    let (mut dropin_suite, dropin_install) = dropin_build(sh, &kernel);
+    suites.extend(guest(
+        sh,
+        &kernel,
+        &names,
+        per_test,
+        dropin_install.as_deref(),
+    )?);
+    dropin_results(&mut dropin_suite, &util::target_dir(sh).join("vm/test"));
+    suites.push(dropin_suite);
     // The packages are the same on either kernel; the base flavour tests
     // them, and runs the churn once more with twice the vCPUs.
     if flavour == Flavour::Base {
@@ -120,7 +79,7 @@ pub fn run(sh: &Shell, flavour: Flavour) -> Result<()> {
         suites.push(packages(sh, &kernel));
     }
 
-    let (passed, failed) = print_summary(&suites);
+    let (passed, failed) = suite::print_summary(&suites);
     if failed > 0 || passed == 0 {
         bail!("{failed} tests failed (skips and missing results count as failures)");
     }
@@ -140,6 +99,10 @@ fn host_checks(sh: &Shell, kernel: &kernel::Kernel) -> Result<Suite> {
         }
     }
     let logs = util::log_dir(sh)?;
+    let scripts = shell_scripts(sh, &kernel.src)?;
+    let msrv = setup::msrv()?;
+    let msrv_check = format!("cargo +{msrv} check --workspace --all-targets (rust-version)");
+    let msrv_target = util::target_dir(sh).join("msrv");
     let checks = [
         (
             "cargo test --workspace",
@@ -157,11 +120,36 @@ fn host_checks(sh: &Shell, kernel: &kernel::Kernel) -> Result<Suite> {
             "cargo-clippy.log",
         ),
         (
-            "cargo build --release -p mydevice-selftests",
-            cmd!(sh, "cargo build --release -p mydevice-selftests"),
+            "cargo build --release -p mydevice-selftests -p mydevctl",
+            cmd!(
+                sh,
+                "cargo build --release -p mydevice-selftests -p mydevctl"
+            ),
             "selftests-build.log",
         ),
+        (
+            msrv_check.as_str(),
+            cmd!(sh, "cargo +{msrv} check --workspace --all-targets --locked")
+                .env("CARGO_TARGET_DIR", &msrv_target),
+            "cargo-msrv.log",
+        ),
+        (
+            "shellcheck on every shell script",
+            cmd!(
+                sh,
+                "shellcheck --external-sources --source-path=SCRIPTDIR {scripts...}"
+            ),
+            "shellcheck.log",
+        ),
     ];
+    let runner = "scripts/run_kselftest.sh and scripts/kselftest/ are the kernel's, unchanged";
+    match runner_is_upstream(&kernel.src) {
+        Ok(()) => suite.check(runner, true),
+        Err(err) => {
+            suite.check(runner, false);
+            suite.notes.push(format!("{err:#}"));
+        }
+    }
     for (name, command, log) in checks {
         let stage = Stage::start("host");
         let log = logs.join(log);
@@ -180,47 +168,151 @@ fn host_checks(sh: &Shell, kernel: &kernel::Kernel) -> Result<Suite> {
     Ok(suite)
 }
 
-/// The selftest programs: the stems of `selftests/src/bin/*.rs`, with
-/// `module_lifecycle` first. Programs named `debug_*` need the debug
-/// kernel's fault injection and run only in that flavour.
-fn selftest_names(sh: &Shell, flavour: Flavour) -> Result<Vec<String>> {
-    let dir = util::repo_root().join("selftests/src/bin");
-    let mut names: Vec<String> = if dir.is_dir() {
-        sh.read_dir(&dir)
-            .with_context(|| format!("listing {}", dir.display()))?
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-            .filter_map(|p| p.file_stem()?.to_str().map(str::to_string))
-            .filter(|name| flavour == Flavour::Debug || !name.starts_with(DEBUG_PREFIX))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    names.sort_by_key(|name| (name != LIFECYCLE, name.clone()));
-    Ok(names)
+/// Scripts of the kernel's kselftest framework that are shipped unchanged.
+/// shellcheck leaves a copy alone while it is byte for byte the kernel's
+/// own, which the kernel maintains to its own rules.
+const UPSTREAM_SCRIPTS: &[&str] = &[
+    "run_kselftest.sh",
+    "kselftest/runner.sh",
+    "kselftest/ktap_helpers.sh",
+];
+
+/// The kernel's kselftest runner, shipped in `scripts/` as the kernel has it
+/// in `tools/testing/selftests/`, and installed so by the Debian package.
+const UPSTREAM_RUNNER: &[&str] = &[
+    "run_kselftest.sh",
+    "kselftest/runner.sh",
+    "kselftest/ktap_helpers.sh",
+    "kselftest/prefix.pl",
+];
+
+/// Fails unless every file of [`UPSTREAM_RUNNER`] in `scripts/` is byte for
+/// byte the one of the kernel source `src`.
+fn runner_is_upstream(src: &Path) -> Result<()> {
+    let root = util::repo_root();
+    for file in UPSTREAM_RUNNER {
+        let ours = root.join("scripts").join(file);
+        let theirs = src.join("tools/testing/selftests").join(file);
+        let ours_text =
+            std::fs::read(&ours).with_context(|| format!("reading {}", ours.display()))?;
+        let theirs_text =
+            std::fs::read(&theirs).with_context(|| format!("reading {}", theirs.display()))?;
+        if ours_text != theirs_text {
+            bail!(
+                "scripts/{file} differs from {}: copy it again, unchanged",
+                theirs.display()
+            );
+        }
+    }
+    Ok(())
 }
 
-/// Host variables that are not the selftests' to read.
-const HOST_ONLY_VARS: &[&str] = &["MYDEVICE_CACHE", "MYDEVICE_KO"];
-
-/// The `MYDEVICE_*` variables of the host's environment, such as
-/// `MYDEVICE_FUZZ_SEED` or `MYDEVICE_FUZZ_ITERS`, as sorted `KEY=VALUE`
-/// strings for the guest: a seed printed by a failed run replays with
-/// `MYDEVICE_FUZZ_SEED=<seed> cargo xtask test`.
-pub fn selftest_env(vars: impl Iterator<Item = (String, String)>) -> Result<Vec<String>> {
-    let mut env = Vec::new();
-    for (key, value) in vars {
-        if !key.starts_with("MYDEVICE_") || HOST_ONLY_VARS.contains(&key.as_str()) {
+/// The shell scripts of the work tree, tracked or new: files named `*.sh`
+/// or `*.bash`, and files whose `#!` line runs sh, bash or dash. Unchanged
+/// copies of [`UPSTREAM_SCRIPTS`] from the kernel source `src` are left out.
+fn shell_scripts(sh: &Shell, src: &Path) -> Result<Vec<String>> {
+    let root = util::repo_root();
+    let files = cmd!(
+        sh,
+        "git -C {root} ls-files -z --cached --others --exclude-standard"
+    )
+    .read()
+    .context("listing the work tree's files")?;
+    let mut scripts = Vec::new();
+    for file in files.split('\0').filter(|f| !f.is_empty()) {
+        let path = root.join(file);
+        // A tracked file deleted in the work tree is not part of it.
+        let Ok(text) = std::fs::read(&path) else {
+            continue;
+        };
+        let first = text.split(|b| *b == b'\n').next().unwrap_or_default();
+        if !is_shell_script(file, &String::from_utf8_lossy(first)) {
             continue;
         }
-        if !util::shell_safe(&key) || !util::shell_safe(&value) {
-            bail!("{key}={value:?} cannot be passed to the guest: use letters, digits and ._+-:,");
+        let upstream = UPSTREAM_SCRIPTS
+            .iter()
+            .filter(|name| file.ends_with(*name))
+            .map(|name| src.join("tools/testing/selftests").join(name))
+            .any(|theirs| std::fs::read(theirs).is_ok_and(|t| t == text));
+        if upstream {
+            println!("host: shellcheck leaves {file} alone: the kernel's own, unchanged");
+        } else {
+            scripts.push(file.to_string());
         }
-        println!("VM: the selftests get {key}={value}");
-        env.push(format!("{key}={value}"));
     }
-    env.sort();
-    Ok(env)
+    Ok(scripts)
+}
+
+/// Whether a file is a shell script, by its name or its first line.
+fn is_shell_script(name: &str, first_line: &str) -> bool {
+    let interpreter = first_line
+        .strip_prefix("#!")
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            let program = words.next().unwrap_or_default();
+            let program = match program.rsplit('/').next() {
+                Some("env") => words.next().unwrap_or_default(),
+                other => other.unwrap_or_default(),
+            };
+            matches!(program, "sh" | "bash" | "dash")
+        })
+        .unwrap_or(false);
+    interpreter || name.ends_with(".sh") || name.ends_with(".bash")
+}
+
+/// The runs of `mydevctl-json.sh` in the guest, with the exit code each
+/// must have: every command on the loaded module, then three failures.
+const MYDEVCTL_JSON_RUNS: &[(&str, i32)] = &[
+    ("clear", 0),
+    ("status", 0),
+    ("stats", 0),
+    ("resize", 0),
+    ("watch", 0),
+    ("hangup", 0),
+    ("error-usage", 2),
+    ("error-enoent", 3),
+    ("error-enotty", 1),
+];
+
+/// The kinds of object the runs must show between them.
+const MYDEVCTL_JSON_KINDS: &str = "status,stats,clear,resize,hangup,watch,error";
+
+/// The documented schema of `mydevctl --json`.
+const MYDEVCTL_SCHEMA: &str = "docs/mydevctl.schema.json";
+
+/// Checks the exit codes of the guest's `mydevctl --json` runs in `dir`,
+/// and validates their output against the schema with Python's jsonschema.
+fn mydevctl_json(sh: &Shell, dir: &Path) -> Suite {
+    let mut suite = Suite::new(format!("mydevctl --json against {MYDEVCTL_SCHEMA}"));
+    let mut files = Vec::new();
+    for (name, code) in MYDEVCTL_JSON_RUNS {
+        let rc = selftest::read_rc(&dir.join(format!("{name}.rc")));
+        suite.check(
+            format!("mydevctl --json {name}: exit {code}"),
+            rc == Some(*code),
+        );
+        if rc != Some(*code) {
+            let err = util::tail(&dir.join(format!("{name}.stderr")), 5);
+            suite.notes.push(format!("{name}: exit {rc:?}: {err}"));
+        }
+        files.push(dir.join(format!("{name}.jsonl")));
+    }
+    let root = util::repo_root();
+    let validator = root.join("mydevctl/tests/validate_json.py");
+    let schema = root.join(MYDEVCTL_SCHEMA);
+    let name = "every object is valid, and every command's output is there";
+    // setup installs Debian's python3-jsonschema, for Debian's python3.
+    let validate = cmd!(
+        sh,
+        "/usr/bin/python3 {validator} {schema} --cover {MYDEVCTL_JSON_KINDS} {files...}"
+    );
+    let result = util::log_dir(sh)
+        .and_then(|logs| util::run_logged(validate, name, &logs.join("mydevctl-json.log")));
+    suite.check(name, result.is_ok());
+    if let Err(err) = result {
+        suite.notes.push(format!("{err:#}"));
+    }
+    suite
 }
 
 /// `timeout=` from `selftests/settings`, as kselftest reads it.
@@ -232,12 +324,64 @@ fn per_test_timeout(sh: &Shell) -> u64 {
         .unwrap_or(DEFAULT_TEST_TIMEOUT_SECS)
 }
 
+/// The suite of the kselftest drop-in, with what the host proved: that
+/// `cargo xtask dropin` into a copy of the kernel's kselftest framework builds
+/// offline and installs every program. Returns the install directory too,
+/// for the VM to run its `run_kselftest.sh` ([`dropin::VM_TEST`]).
+fn dropin_build(sh: &Shell, kernel: &kernel::Kernel) -> (Suite, Option<std::path::PathBuf>) {
+    let mut suite =
+        Suite::new("kselftest drop-in: make -C tools/testing/selftests TARGETS=mydevice");
+    let stage = Stage::start("dropin");
+    let name = "cargo xtask dropin, then make install offline, installs every program";
+    match dropin::install_in_kernel_tree(sh, &kernel.src) {
+        Ok(install) => {
+            stage.done(format!("{name}: ok"));
+            suite.check(name, true);
+            (suite, Some(install))
+        }
+        Err(err) => {
+            stage.done(format!("{name}: FAILED"));
+            suite.check(name, false);
+            suite.notes.push(format!("{err:#}"));
+            (suite, None)
+        }
+    }
+}
+
+/// Adds to the drop-in's suite what its `run_kselftest.sh` printed in the
+/// VM run in `dir`: its exit code and its KTAP, where a skip fails.
+fn dropin_results(suite: &mut Suite, dir: &Path) {
+    if suite.failed() > 0 {
+        return;
+    }
+    let name = format!("installed run_kselftest.sh -t {} exits 0", dropin::VM_TEST);
+    let rc = selftest::read_rc(&dir.join("dropin.rc"));
+    suite.check(name, rc == Some(0));
+    let report = ktap::parse(&std::fs::read_to_string(dir.join("dropin.ktap")).unwrap_or_default());
+    suite.check(
+        format!(
+            "KTAP: plan 1..1 and one result, got {:?} and {}",
+            report.plan, report.top_level
+        ),
+        report.plan == Some(1) && report.top_level == 1,
+    );
+    suite.cases.extend(report.cases);
+    if suite.failed() > 0 {
+        suite
+            .notes
+            .push(format!("its output: {}", dir.join("dropin.ktap").display()));
+    }
+}
+
 /// The one VM boot, and the suites read from what the guest left behind.
+/// `dropin` is the drop-in's install directory, whose runner the guest
+/// runs too.
 fn guest(
     sh: &Shell,
     kernel: &kernel::Kernel,
     names: &[String],
     per_test: u64,
+    dropin: Option<&Path>,
 ) -> Result<Vec<Suite>> {
     let mut vm_suite = Suite::new("VM");
     let bin_dir = util::target_dir(sh).join("release");
@@ -246,7 +390,7 @@ fn guest(
     let list = util::target_dir(sh).join("vm/test.list");
     sh.write_file(&list, names.join("\n") + "\n")?;
     let env = util::target_dir(sh).join("vm/test.env");
-    let exports: String = selftest_env(std::env::vars())?
+    let exports: String = selftest::selftest_env(std::env::vars())?
         .iter()
         .map(|var| format!("export {var}\n"))
         .collect();
@@ -263,8 +407,11 @@ fn guest(
             env.display().to_string(),
             // The debug kernel has kmemleak: scan after the unload.
             (kernel.flavour == Flavour::Debug).to_string(),
+            dropin.map(|d| d.display().to_string()).unwrap_or_default(),
+            dropin::VM_TEST.to_string(),
         ],
-        timeout_secs: VM_OVERHEAD_SECS + per_test * (names.len() as u64 + 1),
+        // The selftests, one more run (the drop-in's), and a spare.
+        timeout_secs: VM_OVERHEAD_SECS + per_test * (names.len() as u64 + 2),
         cpus: vm::DEFAULT_CPUS,
         console: vm::Console::Log,
     };
@@ -293,7 +440,7 @@ fn guest(
 
     let mut suites = Vec::new();
     let step = |vm_suite: &mut Suite, name: &str, file: &str| {
-        let rc = read_rc(&dir.join(format!("{file}.rc")));
+        let rc = selftest::read_rc(&dir.join(format!("{file}.rc")));
         vm_suite.check(name, rc == Some(0));
         if rc != Some(0) {
             let err = util::tail(&dir.join(format!("{file}.stderr")), 5);
@@ -301,7 +448,7 @@ fn guest(
         }
     };
     if names.iter().any(|n| n == LIFECYCLE) {
-        suites.push(selftest_suite(&dir, LIFECYCLE, per_test));
+        suites.push(selftest::selftest_suite(&dir, LIFECYCLE, per_test));
     }
     step(&mut vm_suite, "insmod mydevice.ko", "insmod");
 
@@ -333,7 +480,7 @@ fn guest(
     }
 
     for name in names.iter().filter(|n| *n != LIFECYCLE) {
-        suites.push(selftest_suite(&dir, name, per_test));
+        suites.push(selftest::selftest_suite(&dir, name, per_test));
     }
     step(&mut vm_suite, "rmmod mydevice", "rmmod");
     if kernel.flavour == Flavour::Debug {
@@ -352,6 +499,7 @@ fn guest(
             });
         }
     }
+    suites.push(mydevctl_json(sh, &dir.join("mydevctl-json")));
     suites.insert(0, vm_suite);
     Ok(suites)
 }
@@ -377,8 +525,10 @@ fn churn_wide(sh: &Shell, kernel: &kernel::Kernel) -> Suite {
 }
 
 /// The package test: builds both .debs, then in a second boot installs them
-/// with dpkg, lets DKMS build and install the module, uses it, removes the
-/// packages, and runs the readiness probe on a tree without Rust metadata.
+/// with dpkg, lets DKMS build and install the module, uses it, runs the
+/// package's autopkgtest (`debian/tests/dkms-selftests`: every packaged
+/// selftest), removes the packages, and runs the readiness probe on a tree
+/// without Rust metadata.
 fn packages(sh: &Shell, kernel: &kernel::Kernel) -> Suite {
     let mut suite = Suite::new("packages: dpkg -i, DKMS, modprobe, use, dpkg -r");
     let debs = match deb::build(sh) {
@@ -439,126 +589,31 @@ fn packages(sh: &Shell, kernel: &kernel::Kernel) -> Suite {
     suite
 }
 
-fn read_rc(path: &Path) -> Option<i32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// The suite of one selftest program, from its KTAP output and exit code.
-pub fn selftest_suite(dir: &Path, name: &str, per_test: u64) -> Suite {
-    let mut suite = Suite::new(format!("selftest {name}"));
-    let base = dir.join("selftests").join(name);
-    let ktap_file = base.with_extension("ktap");
-    let Some(rc) = read_rc(&base.with_extension("rc")) else {
-        suite.check("ran", false);
-        suite
-            .notes
-            .push("the program did not run (see console.log)".into());
-        return suite;
-    };
-    let report = ktap::parse(&std::fs::read_to_string(&ktap_file).unwrap_or_default());
-    let has = |o: Outcome| report.cases.iter().any(|c| c.outcome == o);
-    let (failed, skipped) = (has(Outcome::Fail), has(Outcome::Skip));
-    suite.cases.extend(report.cases);
-    match rc {
-        124 | 137 => {
-            suite.check(format!("finished within {per_test} s"), false);
-        }
-        _ if suite.cases.is_empty() => {
-            suite.check("printed KTAP results", false);
-            suite
-                .notes
-                .push(format!("exit code {rc}, no ok/not ok lines"));
-        }
-        0 | 1 | 4 => {
-            if let Some(plan) = report.plan {
-                if plan != report.top_level {
-                    suite.check(
-                        format!("plan 1..{plan} matches {} results", report.top_level),
-                        false,
-                    );
-                }
-            }
-            if rc == 1 && !failed {
-                suite.check("exit code", false);
-                suite.notes.push("exit code 1 but no `not ok` line".into());
-            }
-            if rc == 4 && !skipped {
-                suite.add("whole program", Outcome::Skip);
-            }
-        }
-        _ => {
-            suite.check(format!("exit code {rc}"), false);
-        }
-    }
-    if suite.failed() > 0 {
-        let stderr = util::tail(&base.with_extension("stderr"), 5);
-        if !stderr.trim().is_empty() {
-            suite.notes.push(format!("stderr: {stderr}"));
-        }
-    }
-    suite
-}
-
-/// Prints each suite's non-passing cases and counts; returns the totals.
-pub fn print_summary(suites: &[Suite]) -> (usize, usize) {
-    println!();
-    println!("===== summary =====");
-    let (mut passed, mut failed) = (0, 0);
-    for suite in suites {
-        println!("{}", suite.title);
-        for case in &suite.cases {
-            match case.outcome {
-                Outcome::Pass => {}
-                Outcome::Fail => println!("  not ok {}", case.name),
-                Outcome::Skip => println!("  SKIP   {} (a skip is not a pass)", case.name),
-            }
-        }
-        for note in &suite.notes {
-            for line in note.lines() {
-                println!("    {line}");
-            }
-        }
-        println!("  {} passed, {} failed", suite.passed(), suite.failed());
-        passed += suite.passed();
-        failed += suite.failed();
-    }
-    println!("===== total =====");
-    println!("{passed} passed, {failed} failed");
-    (passed, failed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn vars(list: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>()
-            .into_iter()
-    }
-
     #[test]
-    fn selftest_env_passes_only_the_selftests_variables() {
-        let env = selftest_env(vars(&[
-            ("MYDEVICE_FUZZ_SEED", "0x18ead18f475c881e"),
-            ("PATH", "/usr/bin"),
-            ("MYDEVICE_CACHE", "/var/cache/x"),
-            ("MYDEVICE_FUZZ_ITERS", "100000"),
-        ]))
-        .unwrap();
-        assert_eq!(
-            env,
-            [
-                "MYDEVICE_FUZZ_ITERS=100000",
-                "MYDEVICE_FUZZ_SEED=0x18ead18f475c881e"
-            ]
-        );
-    }
-
-    #[test]
-    fn selftest_env_refuses_what_the_shell_would_read() {
-        assert!(selftest_env(vars(&[("MYDEVICE_FUZZ_SEED", "1; reboot")])).is_err());
-        assert!(selftest_env(vars(&[("MYDEVICE_X", "")])).is_err());
+    fn shell_scripts_are_found_by_name_or_interpreter() {
+        assert!(is_shell_script("xtask/guest/test.sh", "#!/bin/bash"));
+        assert!(is_shell_script(
+            "lib.sh",
+            "# SPDX-License-Identifier: GPL-2.0"
+        ));
+        assert!(is_shell_script("completions/mydevctl.bash", "# SPDX"));
+        assert!(is_shell_script(".ci/run", "#!/usr/bin/env bash"));
+        assert!(is_shell_script("scripts/rust-check", "#!/bin/sh"));
+        assert!(is_shell_script("x", "#!/usr/bin/dash -e"));
+        assert!(!is_shell_script("debian/rules", "#!/usr/bin/make -f"));
+        assert!(!is_shell_script(
+            "validate_json.py",
+            "#!/usr/bin/env python3"
+        ));
+        assert!(!is_shell_script(
+            "completions/_mydevctl",
+            "#compdef mydevctl"
+        ));
+        assert!(!is_shell_script("completions/mydevctl.fish", "# SPDX"));
+        assert!(!is_shell_script("src/lib.rs", "#![no_std]"));
     }
 }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
 //! Helpers shared by the commands: paths, stage timing and logged commands.
 
 use std::fmt::Display;

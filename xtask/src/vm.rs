@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
 //! The VM runner: boots the test kernel with virtme-ng and runs a guest script.
 //!
 //! The guest runs as root with 2 GiB and 2 vCPUs (a run may ask for more),
