@@ -359,10 +359,15 @@ pub fn make_root(
         .with_context(|| format!("removing {}", pristine.display()))?;
     std::fs::rename(&tmp, &pristine)
         .with_context(|| format!("moving the root into {}", pristine.display()))?;
+    // The globs also match packages dpkg only knows of, without a version.
+    let versions: Vec<&str> = versions
+        .lines()
+        .filter(|line| line.split_whitespace().count() == 2)
+        .collect();
     stage.done(format!(
         "{} with {}",
         pristine.display(),
-        versions.trim().replace('\n', ", ")
+        versions.join(", ")
     ));
     Ok(pristine)
 }
