@@ -8,6 +8,12 @@
 
 #![no_std]
 
+#[cfg(feature = "std")]
+extern crate std;
+
+#[cfg(feature = "std")]
+pub mod sys;
+
 /// The device node.
 pub const DEVICE_PATH: &str = "/dev/mydevice";
 /// The statistics file.

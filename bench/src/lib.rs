@@ -8,7 +8,6 @@
 //! wrapper is in [`device`], the switch of `perf record` sessions in
 //! [`perf`].
 
-pub mod device;
 pub mod json;
 pub mod perf;
 pub mod stats;

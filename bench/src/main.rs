@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use mydevice_abi::sys::Device;
 use mydevice_abi::MYDEV_BUFFER_DEFAULT;
-use mydevice_bench::device::Device;
 use mydevice_bench::json::Json;
 use mydevice_bench::perf::Recorder;
 use mydevice_bench::stats::{self, Summary};
@@ -662,7 +662,7 @@ fn run_all(env: &Env<'_>) -> io::Result<Vec<Row>> {
         status.params = vec![("calls", calls.into())];
         fionread.params = vec![("calls", calls.into())];
         interleave(env, "control", small, "ioctls", |kind, chan| {
-            let fd = chan.rd;
+            let fd = chan.rd();
             match kind {
                 Kind::Device => {
                     let s = workloads::control(calls, || workloads::status_call(fd))?;
@@ -852,7 +852,7 @@ fn main() -> ExitCode {
 
 fn run(cfg: &Config) -> io::Result<()> {
     sys::install_signal_handlers()?;
-    let ctl = Device::open()?;
+    let ctl = workloads::open_device()?;
     let before = ctl.status()?;
     if before.bytes_used != 0 {
         eprintln!(

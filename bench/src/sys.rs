@@ -10,7 +10,11 @@
 //! [`Children`] kills and reaps whatever is left when it is dropped.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
+
+use mydevice_abi::sys::{Errno, OFlag};
+use nix::fcntl::{self, SpliceFFlags};
+use nix::unistd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -79,15 +83,22 @@ pub fn cvt<T: Default + PartialOrd>(ret: T) -> io::Result<T> {
     }
 }
 
-/// Whether `err` is an `EINTR` to retry, that is, not one from the deadline.
-fn retry(err: &io::Error) -> io::Result<()> {
-    if err.raw_os_error() != Some(libc::EINTR) {
-        return Err(io::Error::new(err.kind(), err.to_string()));
+/// Runs `call` until it succeeds, fails with something other than `EINTR`,
+/// or the deadline passes (its `SIGALRM` interrupts a blocked call).
+///
+/// # Errors
+///
+/// The call's errno, kept as an OS error so that callers can tell `EINVAL`
+/// apart, or `TimedOut`.
+fn until_deadline<T>(what: &str, mut call: impl FnMut() -> Result<T, Errno>) -> io::Result<T> {
+    loop {
+        match call() {
+            Ok(v) => return Ok(v),
+            Err(Errno::EINTR) if timed_out() => return Err(timeout_error(what)),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    if timed_out() {
-        return Err(timeout_error("blocked call"));
-    }
-    Ok(())
 }
 
 /// One `read()`, retried on `EINTR` until the deadline.
@@ -95,15 +106,8 @@ fn retry(err: &io::Error) -> io::Result<()> {
 /// # Errors
 ///
 /// The `read` error, or `TimedOut`.
-pub fn read_some(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        retry(&io::Error::last_os_error())?;
-    }
+pub fn read_some(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    until_deadline("read", || unistd::read(fd.as_fd(), buf))
 }
 
 /// Reads exactly `buf.len()` bytes.
@@ -111,10 +115,10 @@ pub fn read_some(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 /// # Errors
 ///
 /// The `read` error, `TimedOut`, or `UnexpectedEof` at end of file.
-pub fn read_exact(fd: RawFd, buf: &mut [u8]) -> io::Result<()> {
+pub fn read_exact(fd: impl AsFd, buf: &mut [u8]) -> io::Result<()> {
     let mut done = 0;
     while done < buf.len() {
-        match read_some(fd, &mut buf[done..])? {
+        match read_some(fd.as_fd(), &mut buf[done..])? {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
             n => done += n,
         }
@@ -127,15 +131,8 @@ pub fn read_exact(fd: RawFd, buf: &mut [u8]) -> io::Result<()> {
 /// # Errors
 ///
 /// The `write` error, or `TimedOut`.
-pub fn write_some(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        retry(&io::Error::last_os_error())?;
-    }
+pub fn write_some(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    until_deadline("write", || unistd::write(fd.as_fd(), buf))
 }
 
 /// Writes all of `buf`.
@@ -143,10 +140,10 @@ pub fn write_some(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 /// # Errors
 ///
 /// The `write` error, `TimedOut`, or `WriteZero`.
-pub fn write_all(fd: RawFd, buf: &[u8]) -> io::Result<()> {
+pub fn write_all(fd: impl AsFd, buf: &[u8]) -> io::Result<()> {
     let mut done = 0;
     while done < buf.len() {
-        match write_some(fd, &buf[done..])? {
+        match write_some(fd.as_fd(), &buf[done..])? {
             0 => return Err(io::ErrorKind::WriteZero.into()),
             n => done += n,
         }
@@ -154,74 +151,54 @@ pub fn write_all(fd: RawFd, buf: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// One `splice(fd_in, NULL, fd_out, NULL, len, flags)`, retried on `EINTR`
+/// One `splice(fd_in, NULL, fd_out, NULL, len, 0)`, retried on `EINTR`
 /// until the deadline. Returns the bytes moved, 0 at end of input.
 ///
 /// # Errors
 ///
 /// The `splice` error, e.g. `EINVAL` when either side does not support it,
 /// or `TimedOut`.
-pub fn splice_some(fd_in: RawFd, fd_out: RawFd, len: usize, flags: u32) -> io::Result<usize> {
-    loop {
-        // SAFETY: Null offsets are allowed and no memory of ours is touched.
-        let n = unsafe {
-            libc::splice(
-                fd_in,
-                std::ptr::null_mut(),
-                fd_out,
-                std::ptr::null_mut(),
-                len,
-                flags,
-            )
-        };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINTR) {
-            // Kept as an OS error, so callers can tell `EINVAL` apart.
-            return Err(err);
-        }
-        retry(&err)?;
-    }
+pub fn splice_some(fd_in: impl AsFd, fd_out: impl AsFd, len: usize) -> io::Result<usize> {
+    until_deadline("splice", || {
+        fcntl::splice(
+            fd_in.as_fd(),
+            None,
+            fd_out.as_fd(),
+            None,
+            len,
+            SpliceFFlags::empty(),
+        )
+    })
 }
 
 /// One `vmsplice` of `buf` into the pipe `fd`, retried on `EINTR` until the
 /// deadline. Returns the bytes taken, which may be fewer than `buf.len()`
 /// when the pipe has too few free slots.
 ///
-/// The pipe then refers to the pages of `buf` rather than holding a copy, so
-/// a reader may see later changes to `buf`.
-///
 /// # Errors
 ///
 /// The `vmsplice` error, or `TimedOut`.
-pub fn vmsplice_some(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    let iov = libc::iovec {
-        iov_base: buf.as_ptr().cast_mut().cast(),
-        iov_len: buf.len(),
-    };
-    loop {
-        // SAFETY: `iov` describes readable memory of `buf`; vmsplice without
-        // `SPLICE_F_GIFT` only reads it.
-        let n = unsafe { libc::vmsplice(fd, &iov, 1, 0) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        retry(&io::Error::last_os_error())?;
-    }
+///
+/// # Safety
+///
+/// The pipe then refers to the pages of `buf` rather than holding a copy,
+/// until a reader or a splice out of it consumes them: the caller must not
+/// change the bytes of `buf` while any pipe may still refer to them.
+pub unsafe fn vmsplice_some(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    let iov = [io::IoSlice::new(buf)];
+    until_deadline("vmsplice", || {
+        // SAFETY: No `SPLICE_F_GIFT`, so the kernel only reads the pages;
+        // the caller keeps their bytes unchanged while a pipe refers to them.
+        unsafe { fcntl::vmsplice(fd.as_fd(), &iov, SpliceFFlags::empty()) }
+    })
 }
 
 /// Reads `CLOCK_MONOTONIC` in nanoseconds; it is the same clock in every
 /// process, so a stamp taken in one can be compared in another.
 pub fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid `timespec` to write to.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC is always there");
+    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }
 
 /// Creates a pipe, `(read end, write end)`, both close-on-exec.
@@ -230,11 +207,7 @@ pub fn now_ns() -> u64 {
 ///
 /// Fails if `pipe2` does.
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors.
-    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: `pipe2` succeeded, so both are fresh descriptors we own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(unistd::pipe2(OFlag::O_CLOEXEC)?)
 }
 
 /// Sets a pipe's capacity with `F_SETPIPE_SZ` and returns the size the
@@ -244,21 +217,11 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 ///
 /// Fails if `fcntl` does, e.g. `EPERM` above `pipe-max-size` without
 /// `CAP_SYS_RESOURCE`.
-pub fn set_pipe_size(fd: RawFd, size: usize) -> io::Result<usize> {
+pub fn set_pipe_size(fd: impl AsFd, size: usize) -> io::Result<usize> {
     let size =
         libc::c_int::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: `F_SETPIPE_SZ` takes an int and touches no memory of ours.
-    cvt(unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, size) }).map(|n| n as usize)
-}
-
-/// `ioctl(fd, cmd, arg)` on a pointer argument.
-///
-/// # Safety
-///
-/// `arg` must point to memory of the size and direction that `cmd` encodes.
-pub unsafe fn ioctl_ptr<T>(fd: RawFd, cmd: u32, arg: *mut T) -> io::Result<libc::c_int> {
-    // SAFETY: The caller guarantees that `arg` fits `cmd`.
-    cvt(unsafe { libc::ioctl(fd, cmd as _, arg) })
+    let got = fcntl::fcntl(fd.as_fd(), fcntl::FcntlArg::F_SETPIPE_SZ(size))?;
+    Ok(got as usize)
 }
 
 /// Forked children that are killed and reaped when dropped.

@@ -8,10 +8,12 @@
 //! channel under test.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 use std::time::Duration;
 
-use mydevice_bench::device::{self, Device};
+use mydevice_abi::sys::{self as abi, Device, OFlag};
+use mydevice_abi::DEVICE_PATH;
 use mydevice_bench::json::Json;
 use mydevice_bench::sys::{self, Children, Deadline};
 use mydevice_bench::uring;
@@ -32,14 +34,19 @@ impl Kind {
     }
 }
 
+/// The open files of a channel.
+enum Ends {
+    /// One read-write file of the device serves both ends.
+    Device(Device),
+    /// A pipe's read and write ends.
+    Pipe(OwnedFd, OwnedFd),
+}
+
 /// One FIFO under test: the two ends and the real capacity.
 pub struct Chan {
-    pub rd: RawFd,
-    pub wr: RawFd,
+    ends: Ends,
     /// The capacity in bytes, as the kernel reports it.
     pub capacity: usize,
-    _fds: Vec<OwnedFd>,
-    _dev: Option<Device>,
 }
 
 impl Chan {
@@ -59,30 +66,53 @@ impl Chan {
                         status.buffer_size, status.bytes_used
                     )));
                 }
-                let dev = Device::open()?;
                 Ok(Self {
-                    rd: dev.fd(),
-                    wr: dev.fd(),
+                    ends: Ends::Device(open_device()?),
                     capacity: status.buffer_size as usize,
-                    _fds: Vec::new(),
-                    _dev: Some(dev),
                 })
             }
             Kind::Pipe => {
                 let (r, w) = sys::pipe()?;
-                let actual = sys::set_pipe_size(w.as_raw_fd(), capacity).map_err(|e| {
+                let actual = sys::set_pipe_size(&w, capacity).map_err(|e| {
                     io::Error::new(e.kind(), format!("F_SETPIPE_SZ {capacity}: {e}"))
                 })?;
                 Ok(Self {
-                    rd: r.as_raw_fd(),
-                    wr: w.as_raw_fd(),
+                    ends: Ends::Pipe(r, w),
                     capacity: actual,
-                    _fds: vec![r, w],
-                    _dev: None,
                 })
             }
         }
     }
+
+    /// The end to read from.
+    pub fn rd(&self) -> BorrowedFd<'_> {
+        match &self.ends {
+            Ends::Device(dev) => dev.as_fd(),
+            Ends::Pipe(r, _) => r.as_fd(),
+        }
+    }
+
+    /// The end to write to.
+    pub fn wr(&self) -> BorrowedFd<'_> {
+        match &self.ends {
+            Ends::Device(dev) => dev.as_fd(),
+            Ends::Pipe(_, w) => w.as_fd(),
+        }
+    }
+}
+
+/// Opens the device read-write.
+///
+/// # Errors
+///
+/// Fails if `open` does, e.g. `ENOENT` when the module is not loaded.
+pub fn open_device() -> io::Result<Device> {
+    Device::open(Path::new(DEVICE_PATH), OFlag::O_RDWR).map_err(|e| {
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("open {DEVICE_PATH}: {e}"),
+        )
+    })
 }
 
 /// Limits shared by every run.
@@ -104,7 +134,7 @@ const EXIT_TORN: i32 = 3;
 const EXIT_SHORT: i32 = 4;
 
 /// Blocks until the parent sends one "go" byte.
-fn wait_go(go: RawFd) -> io::Result<()> {
+fn wait_go(go: BorrowedFd<'_>) -> io::Result<()> {
     sys::read_exact(go, &mut [0])
 }
 
@@ -124,8 +154,8 @@ fn child(name: &str, body: impl FnOnce() -> io::Result<i32>) -> i32 {
 pub fn stream(chan: &Chan, lim: Limits, wsize: usize, total: usize) -> io::Result<f64> {
     let (go_r, go_w) = sys::pipe()?;
     let (res_r, res_w) = sys::pipe()?;
-    let (go, res) = (go_r.as_raw_fd(), res_w.as_raw_fd());
-    let (rd, wr) = (chan.rd, chan.wr);
+    let (go, res) = (go_r.as_fd(), res_w.as_fd());
+    let (rd, wr) = (chan.rd(), chan.wr());
     let mut kids = Children::new();
     kids.spawn(lim.timeout_secs, || {
         child("stream writer", || {
@@ -159,9 +189,9 @@ pub fn stream(chan: &Chan, lim: Limits, wsize: usize, total: usize) -> io::Resul
     })?;
     let _deadline = Deadline::arm(lim.timeout_secs);
     let start = sys::now_ns();
-    sys::write_all(go_w.as_raw_fd(), &[1, 1])?;
+    sys::write_all(go_w.as_fd(), &[1, 1])?;
     let mut end = [0_u8; 8];
-    sys::read_exact(res_r.as_raw_fd(), &mut end)?;
+    sys::read_exact(res_r.as_fd(), &mut end)?;
     kids.wait_all(lim.timeout())?;
     let secs = (u64::from_ne_bytes(end).saturating_sub(start)) as f64 / 1e9;
     Ok(total as f64 / (1024.0 * 1024.0) / secs)
@@ -171,7 +201,12 @@ pub fn stream(chan: &Chan, lim: Limits, wsize: usize, total: usize) -> io::Resul
 ///
 /// If the reader died, its exit status says more than the closed result
 /// pipe, so that is the error.
-fn end_stamp(kids: &mut Children, reader: libc::pid_t, res: RawFd, lim: Limits) -> io::Result<u64> {
+fn end_stamp(
+    kids: &mut Children,
+    reader: libc::pid_t,
+    res: BorrowedFd<'_>,
+    lim: Limits,
+) -> io::Result<u64> {
     let mut end = [0_u8; 8];
     if let Err(e) = sys::read_exact(res, &mut end) {
         kids.wait(reader, lim.timeout())?;
@@ -190,20 +225,20 @@ pub fn uring_stream(chan: &Chan, lim: Limits, wsize: usize, total: usize) -> io:
     uring::probe()?;
     let (go_r, go_w) = sys::pipe()?;
     let (res_r, res_w) = sys::pipe()?;
-    let (go, res) = (go_r.as_raw_fd(), res_w.as_raw_fd());
-    let (rd, wr) = (chan.rd, chan.wr);
+    let (go, res) = (go_r.as_fd(), res_w.as_fd());
+    let (rd, wr) = (chan.rd(), chan.wr());
     let mut kids = Children::new();
     kids.spawn(lim.timeout_secs, || {
         child("io_uring writer", || {
             wait_go(go)?;
-            uring::stream(wr, uring::Op::Write, total, wsize, URING_DEPTH)?;
+            uring::stream(wr.as_raw_fd(), uring::Op::Write, total, wsize, URING_DEPTH)?;
             Ok(0)
         })
     })?;
     let reader = kids.spawn(lim.timeout_secs, || {
         child("io_uring reader", || {
             wait_go(go)?;
-            uring::stream(rd, uring::Op::Read, total, wsize, URING_DEPTH)?;
+            uring::stream(rd.as_raw_fd(), uring::Op::Read, total, wsize, URING_DEPTH)?;
             sys::write_all(res, &sys::now_ns().to_ne_bytes())?;
             Ok(0)
         })
@@ -211,8 +246,8 @@ pub fn uring_stream(chan: &Chan, lim: Limits, wsize: usize, total: usize) -> io:
     drop(res_w);
     let _deadline = Deadline::arm(lim.timeout_secs);
     let start = sys::now_ns();
-    sys::write_all(go_w.as_raw_fd(), &[1, 1])?;
-    let end = end_stamp(&mut kids, reader, res_r.as_raw_fd(), lim)?;
+    sys::write_all(go_w.as_fd(), &[1, 1])?;
+    let end = end_stamp(&mut kids, reader, res_r.as_fd(), lim)?;
     kids.wait_all(lim.timeout())?;
     let secs = end.saturating_sub(start) as f64 / 1e9;
     Ok(total as f64 / (1024.0 * 1024.0) / secs)
@@ -228,12 +263,12 @@ pub fn splice_stream(chan: &Chan, lim: Limits, chunk: usize, total: usize) -> io
     const PAGE: usize = 4096;
     let (go_r, go_w) = sys::pipe()?;
     let (res_r, res_w) = sys::pipe()?;
-    let (go, res) = (go_r.as_raw_fd(), res_w.as_raw_fd());
-    let (rd, wr) = (chan.rd, chan.wr);
+    let (go, res) = (go_r.as_fd(), res_w.as_fd());
+    let (rd, wr) = (chan.rd(), chan.wr());
     // A pipe that holds a whole chunk; `F_SETPIPE_SZ` may round up.
     let staging = || -> io::Result<(OwnedFd, OwnedFd)> {
         let (r, w) = sys::pipe()?;
-        sys::set_pipe_size(w.as_raw_fd(), chunk)
+        sys::set_pipe_size(w.as_fd(), chunk)
             .map_err(|e| io::Error::new(e.kind(), format!("F_SETPIPE_SZ {chunk}: {e}")))?;
         Ok((r, w))
     };
@@ -250,10 +285,12 @@ pub fn splice_stream(chan: &Chan, lim: Limits, chunk: usize, total: usize) -> io
             let mut left = total;
             while left > 0 {
                 // The staging pipe is empty here, so this takes at least a page.
-                let n = sys::vmsplice_some(src_w.as_raw_fd(), &buf[..chunk.min(left)])?;
+                // SAFETY: Nothing writes to `mem` after it is filled, so the
+                // bytes a pipe refers to never change.
+                let n = unsafe { sys::vmsplice_some(src_w.as_fd(), &buf[..chunk.min(left)]) }?;
                 let mut staged = n;
                 while staged > 0 {
-                    match sys::splice_some(src_r.as_raw_fd(), wr, staged, 0)? {
+                    match sys::splice_some(src_r.as_fd(), wr, staged)? {
                         0 => return Ok(EXIT_SHORT),
                         m => staged -= m,
                     }
@@ -270,13 +307,13 @@ pub fn splice_stream(chan: &Chan, lim: Limits, chunk: usize, total: usize) -> io
             wait_go(go)?;
             let mut got = 0;
             while got < total {
-                let n = match sys::splice_some(rd, dst_w.as_raw_fd(), chunk.min(total - got), 0)? {
+                let n = match sys::splice_some(rd, dst_w.as_fd(), chunk.min(total - got))? {
                     0 => return Ok(EXIT_SHORT),
                     n => n,
                 };
                 let mut staged = n;
                 while staged > 0 {
-                    match sys::splice_some(dst_r.as_raw_fd(), null.as_raw_fd(), staged, 0)? {
+                    match sys::splice_some(dst_r.as_fd(), null.as_fd(), staged)? {
                         0 => return Ok(EXIT_SHORT),
                         m => staged -= m,
                     }
@@ -290,8 +327,8 @@ pub fn splice_stream(chan: &Chan, lim: Limits, chunk: usize, total: usize) -> io
     drop(res_w);
     let _deadline = Deadline::arm(lim.timeout_secs);
     let start = sys::now_ns();
-    sys::write_all(go_w.as_raw_fd(), &[1, 1])?;
-    let end = end_stamp(&mut kids, reader, res_r.as_raw_fd(), lim)?;
+    sys::write_all(go_w.as_fd(), &[1, 1])?;
+    let end = end_stamp(&mut kids, reader, res_r.as_fd(), lim)?;
     kids.wait_all(lim.timeout())?;
     let secs = end.saturating_sub(start) as f64 / 1e9;
     Ok(total as f64 / (1024.0 * 1024.0) / secs)
@@ -303,8 +340,8 @@ pub fn splice_stream(chan: &Chan, lim: Limits, chunk: usize, total: usize) -> io
 /// latencies in ns.
 pub fn latency(chan: &Chan, lim: Limits, samples: usize, gap: Duration) -> io::Result<Vec<f64>> {
     let (res_r, res_w) = sys::pipe()?;
-    let res = res_w.as_raw_fd();
-    let rd = chan.rd;
+    let res = res_w.as_fd();
+    let rd = chan.rd();
     let mut kids = Children::new();
     let pid = kids.spawn(lim.timeout_secs, || {
         child("latency reader", || {
@@ -331,10 +368,10 @@ pub fn latency(chan: &Chan, lim: Limits, samples: usize, gap: Duration) -> io::R
         msg[8..].copy_from_slice(&i.to_ne_bytes());
         let stamp = sys::now_ns();
         msg[..8].copy_from_slice(&stamp.to_ne_bytes());
-        sys::write_all(chan.wr, &msg)?;
+        sys::write_all(chan.wr(), &msg)?;
     }
     let mut bytes = vec![0_u8; samples * 8];
-    sys::read_exact(res_r.as_raw_fd(), &mut bytes)?;
+    sys::read_exact(res_r.as_fd(), &mut bytes)?;
     kids.wait_all(lim.timeout())?;
     Ok(bytes
         .chunks_exact(8)
@@ -361,8 +398,8 @@ pub struct Wakeups {
 /// byte's reader to acknowledge it and for every reader to be asleep again.
 pub fn wakeups(chan: &Chan, lim: Limits, readers: usize, bytes: usize) -> io::Result<Wakeups> {
     let (ack_r, ack_w) = sys::pipe()?;
-    let ack = ack_w.as_raw_fd();
-    let rd = chan.rd;
+    let ack = ack_w.as_fd();
+    let rd = chan.rd();
     let mut kids = Children::new();
     for id in 0..readers {
         kids.spawn(lim.timeout_secs, || {
@@ -385,9 +422,9 @@ pub fn wakeups(chan: &Chan, lim: Limits, readers: usize, bytes: usize) -> io::Re
     let before = count(&pids)?;
     let mut per_reader = vec![0_u64; readers];
     for _ in 0..bytes {
-        sys::write_all(chan.wr, b"x")?;
+        sys::write_all(chan.wr(), b"x")?;
         let mut who = [0_u8];
-        sys::read_exact(ack_r.as_raw_fd(), &mut who)?;
+        sys::read_exact(ack_r.as_fd(), &mut who)?;
         per_reader[usize::from(who[0]).min(readers - 1)] += 1;
         sys::wait_asleep(&pids, lim.timeout())?;
     }
@@ -430,8 +467,8 @@ pub fn contended(
     }
 
     let (go_r, go_w) = sys::pipe()?;
-    let go = go_r.as_raw_fd();
-    let (rd, wr) = (chan.rd, chan.wr);
+    let go = go_r.as_fd();
+    let (rd, wr) = (chan.rd(), chan.wr());
     let mut kids = Children::new();
     let mut reader_pids = Vec::new();
     for _ in 0..readers {
@@ -469,7 +506,7 @@ pub fn contended(
     }
     let _deadline = Deadline::arm(lim.timeout_secs);
     let start = sys::now_ns();
-    sys::write_all(go_w.as_raw_fd(), &vec![1; readers + writers])?;
+    sys::write_all(go_w.as_fd(), &vec![1; readers + writers])?;
     for pid in writer_pids {
         kids.wait(pid, lim.timeout())
             .map_err(|e| io::Error::new(e.kind(), format!("writer: {e} (4 = short write)")))?;
@@ -497,17 +534,14 @@ pub fn control(calls: usize, mut op: impl FnMut() -> io::Result<()>) -> io::Resu
 }
 
 /// `MYDEV_STATUS` on the device.
-pub fn status_call(fd: RawFd) -> io::Result<()> {
-    let mut s = mydevice_abi::MydevStatus::default();
-    // SAFETY: `MYDEV_STATUS` writes one `MydevStatus`, which `s` is.
-    unsafe { sys::ioctl_ptr(fd, mydevice_abi::MYDEV_STATUS, &mut s) }?;
-    std::hint::black_box(s);
+pub fn status_call(fd: BorrowedFd<'_>) -> io::Result<()> {
+    std::hint::black_box(abi::status(fd)?);
     Ok(())
 }
 
 /// `FIONREAD` on any descriptor.
-pub fn fionread_call(fd: RawFd) -> io::Result<()> {
-    std::hint::black_box(device::fionread(fd)?);
+pub fn fionread_call(fd: BorrowedFd<'_>) -> io::Result<()> {
+    std::hint::black_box(abi::fionread(fd)?);
     Ok(())
 }
 
@@ -521,7 +555,7 @@ pub struct Idle {
 
 /// Idle cost: `readers` children asleep on the empty channel for `secs`.
 pub fn idle(chan: &Chan, lim: Limits, readers: usize, secs: f64) -> io::Result<Idle> {
-    let rd = chan.rd;
+    let rd = chan.rd();
     let mut kids = Children::new();
     for _ in 0..readers {
         kids.spawn(lim.timeout_secs, || {

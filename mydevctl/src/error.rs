@@ -6,6 +6,7 @@ use core::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use mydevice_abi::sys::Errno;
 use mydevice_abi::{MYDEV_BUFFER_MAX, MYDEV_BUFFER_MIN, PROC_PATH};
 
 /// Exit code: the command succeeded.
@@ -73,7 +74,7 @@ pub enum Error {
         /// The device node, or the proc file for [`Op::ReadProc`].
         path: PathBuf,
         /// The error number.
-        errno: i32,
+        errno: Errno,
     },
     /// A counter in `/proc/mydevice` is not an integer, so mydevctl and the
     /// module disagree on the file's format.
@@ -93,10 +94,10 @@ impl Error {
         match self {
             Self::Usage(_) => EXIT_USAGE,
             Self::Device { op, errno, .. } => match (op, *errno) {
-                (Op::Open { .. } | Op::ReadProc, libc::ENOENT | libc::ENODEV | libc::ENXIO) => {
+                (Op::Open { .. } | Op::ReadProc, Errno::ENOENT | Errno::ENODEV | Errno::ENXIO) => {
                     EXIT_MISSING
                 }
-                (Op::Ioctl(_), libc::ENODEV) => EXIT_MISSING,
+                (Op::Ioctl(_), Errno::ENODEV) => EXIT_MISSING,
                 _ => EXIT_DEVICE,
             },
             Self::ProcFormat { .. } | Self::Output(_) => EXIT_DEVICE,
@@ -125,7 +126,12 @@ impl fmt::Display for Error {
                     Op::Ioctl(ioctl) => write!(f, "{} on {path} failed", ioctl.name())?,
                     Op::ReadProc => write!(f, "cannot read {path}")?,
                 }
-                write!(f, ": {} ({})", errno_name(*errno), errno_text(*errno))?;
+                write!(
+                    f,
+                    ": {} ({})",
+                    errno_name(*errno as i32),
+                    errno_text(*errno as i32)
+                )?;
                 if let Some(meaning) = meaning(*op, *errno) {
                     write!(f, ": {meaning}")?;
                 }
@@ -143,101 +149,72 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The errno values mydevctl can meet, with their names and glibc's texts.
-const ERRNOS: &[(i32, &str, &str)] = &[
-    (libc::EPERM, "EPERM", "Operation not permitted"),
-    (libc::ENOENT, "ENOENT", "No such file or directory"),
-    (libc::EINTR, "EINTR", "Interrupted system call"),
-    (libc::EIO, "EIO", "Input/output error"),
-    (libc::ENXIO, "ENXIO", "No such device or address"),
-    (libc::EBADF, "EBADF", "Bad file descriptor"),
-    (libc::EAGAIN, "EAGAIN", "Resource temporarily unavailable"),
-    (libc::ENOMEM, "ENOMEM", "Cannot allocate memory"),
-    (libc::EACCES, "EACCES", "Permission denied"),
-    (libc::EFAULT, "EFAULT", "Bad address"),
-    (libc::EBUSY, "EBUSY", "Device or resource busy"),
-    (libc::ENODEV, "ENODEV", "No such device"),
-    (libc::ENOTDIR, "ENOTDIR", "Not a directory"),
-    (libc::EISDIR, "EISDIR", "Is a directory"),
-    (libc::EINVAL, "EINVAL", "Invalid argument"),
-    (libc::ENFILE, "ENFILE", "Too many open files in system"),
-    (libc::EMFILE, "EMFILE", "Too many open files"),
-    (libc::ENOTTY, "ENOTTY", "Inappropriate ioctl for device"),
-    (libc::EROFS, "EROFS", "Read-only file system"),
-    (libc::EPIPE, "EPIPE", "Broken pipe"),
-    (libc::ENAMETOOLONG, "ENAMETOOLONG", "File name too long"),
-    (libc::ELOOP, "ELOOP", "Too many levels of symbolic links"),
-    (libc::EOPNOTSUPP, "EOPNOTSUPP", "Operation not supported"),
-];
-
-/// The symbolic name of an errno, such as `ENOTTY`, or `errno N`.
+/// The symbolic name of an errno, such as `ENOTTY`, or `errno N` for a
+/// number the C library does not know.
 pub fn errno_name(errno: i32) -> String {
-    ERRNOS.iter().find(|(n, ..)| *n == errno).map_or_else(
-        || format!("errno {errno}"),
-        |(_, name, _)| (*name).to_owned(),
-    )
+    match Errno::from_raw(errno) {
+        Errno::UnknownErrno => format!("errno {errno}"),
+        known => format!("{known:?}"),
+    }
 }
 
 /// The C library's description of an errno, such as `Permission denied`.
 pub fn errno_text(errno: i32) -> String {
-    if let Some((.., text)) = ERRNOS.iter().find(|(n, ..)| *n == errno) {
-        return (*text).to_owned();
-    }
     let text = io::Error::from_raw_os_error(errno).to_string();
     let suffix = format!(" (os error {errno})");
     text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
 }
 
 /// What an errno means for this device and this call, where that is known.
-pub fn meaning(op: Op, errno: i32) -> Option<String> {
+pub fn meaning(op: Op, errno: Errno) -> Option<String> {
     const LOAD: &str = "the mydevice module is not loaded (try: sudo modprobe mydevice)";
     let text = match (op, errno) {
-        (Op::Open { .. }, libc::ENOENT) => format!("no such device node; {LOAD}"),
-        (Op::Open { .. }, libc::ENODEV | libc::ENXIO) => {
+        (Op::Open { .. }, Errno::ENOENT) => format!("no such device node; {LOAD}"),
+        (Op::Open { .. }, Errno::ENODEV | Errno::ENXIO) => {
             format!("the node has no driver behind it; {LOAD}")
         }
-        (Op::Open { write: false }, libc::EACCES | libc::EPERM) => {
+        (Op::Open { write: false }, Errno::EACCES | Errno::EPERM) => {
             "reading the device needs root, or membership of the group that a udev rule \
              gives /dev/mydevice (see FILES in mydevctl(1))"
                 .to_owned()
         }
-        (Op::Open { write: true }, libc::EACCES | libc::EPERM) => {
+        (Op::Open { write: true }, Errno::EACCES | Errno::EPERM) => {
             "clear, resize and hangup need write access: run as root, or join the group \
              that a udev rule gives /dev/mydevice (see FILES in mydevctl(1))"
                 .to_owned()
         }
-        (Op::Open { write: true }, libc::EROFS) => {
+        (Op::Open { write: true }, Errno::EROFS) => {
             "the node is on a read-only file system; use the one in /dev".to_owned()
         }
-        (Op::Ioctl(Ioctl::Status), libc::ENOTTY) => {
+        (Op::Ioctl(Ioctl::Status), Errno::ENOTTY) => {
             "this is not a mydevice node (every mydevice module knows MYDEV_STATUS)".to_owned()
         }
-        (Op::Ioctl(ioctl), libc::ENOTTY) => format!(
+        (Op::Ioctl(ioctl), Errno::ENOTTY) => format!(
             "this is not a mydevice node, or the loaded module is too old to know {}",
             ioctl.name()
         ),
-        (Op::Ioctl(_), libc::EBADF) => {
+        (Op::Ioctl(_), Errno::EBADF) => {
             "control needs write access, and the device was opened read-only".to_owned()
         }
-        (Op::Ioctl(Ioctl::Resize(n)), libc::EINVAL) => format!(
+        (Op::Ioctl(Ioctl::Resize(n)), Errno::EINVAL) => format!(
             "the kernel refused {n} bytes as a capacity \
              ({MYDEV_BUFFER_MIN}..={MYDEV_BUFFER_MAX})"
         ),
-        (Op::Ioctl(_), libc::EINVAL) => "the kernel rejected the request".to_owned(),
-        (Op::Ioctl(Ioctl::Resize(n)), libc::ENOMEM) => format!(
+        (Op::Ioctl(_), Errno::EINVAL) => "the kernel rejected the request".to_owned(),
+        (Op::Ioctl(Ioctl::Resize(n)), Errno::ENOMEM) => format!(
             "the kernel could not allocate a {n}-byte buffer; \
              the old buffer and its data are untouched"
         ),
-        (Op::Ioctl(_), libc::ENOMEM) => "the kernel is out of memory".to_owned(),
-        (Op::Ioctl(_), libc::EFAULT) => {
+        (Op::Ioctl(_), Errno::ENOMEM) => "the kernel is out of memory".to_owned(),
+        (Op::Ioctl(_), Errno::EFAULT) => {
             "the kernel could not access the argument; this is a bug in mydevctl".to_owned()
         }
-        (Op::Ioctl(_), libc::ENODEV) => "the device went away; the module was unloaded".to_owned(),
-        (Op::ReadProc, libc::ENOENT) => format!(
+        (Op::Ioctl(_), Errno::ENODEV) => "the device went away; the module was unloaded".to_owned(),
+        (Op::ReadProc, Errno::ENOENT) => format!(
             "{PROC_PATH} is missing; the mydevice module is not loaded \
              (try: sudo modprobe mydevice)"
         ),
-        (Op::ReadProc, libc::EACCES | libc::EPERM) => {
+        (Op::ReadProc, Errno::EACCES | Errno::EPERM) => {
             format!("{PROC_PATH} is not readable by this user")
         }
         _ => return None,
@@ -249,7 +226,7 @@ pub fn meaning(op: Op, errno: i32) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn device(command: &'static str, op: Op, errno: i32) -> Error {
+    fn device(command: &'static str, op: Op, errno: Errno) -> Error {
         Error::Device {
             command,
             op,
@@ -267,7 +244,7 @@ mod tests {
     #[test]
     fn enoent_on_open_means_module_not_loaded() {
         check(
-            device("status", Op::Open { write: false }, libc::ENOENT),
+            device("status", Op::Open { write: false }, Errno::ENOENT),
             EXIT_MISSING,
             "status: cannot open /dev/mydevice for reading: ENOENT (No such file or \
              directory): no such device node; the mydevice module is not loaded \
@@ -279,8 +256,8 @@ mod tests {
     #[test]
     fn enodev_and_enxio_on_open_mean_module_not_loaded() {
         for (errno, name) in [
-            (libc::ENODEV, "ENODEV (No such device)"),
-            (libc::ENXIO, "ENXIO (No such device or address)"),
+            (Errno::ENODEV, "ENODEV (No such device)"),
+            (Errno::ENXIO, "ENXIO (No such device or address)"),
         ] {
             check(
                 device("stats", Op::Open { write: false }, errno),
@@ -298,22 +275,22 @@ mod tests {
     #[test]
     fn eacces_needs_root_or_udev_group() {
         check(
-            device("status", Op::Open { write: false }, libc::EACCES),
+            device("status", Op::Open { write: false }, Errno::EACCES),
             EXIT_DEVICE,
             "status: cannot open /dev/mydevice for reading: EACCES (Permission denied): \
              reading the device needs root, or membership of the group that a udev rule \
              gives /dev/mydevice (see FILES in mydevctl(1))",
         );
         check(
-            device("clear", Op::Open { write: true }, libc::EACCES),
+            device("clear", Op::Open { write: true }, Errno::EACCES),
             EXIT_DEVICE,
             "clear: cannot open /dev/mydevice for writing: EACCES (Permission denied): \
              clear, resize and hangup need write access: run as root, or join the group \
              that a udev rule gives /dev/mydevice (see FILES in mydevctl(1))",
         );
         assert_eq!(
-            meaning(Op::Open { write: true }, libc::EPERM),
-            meaning(Op::Open { write: true }, libc::EACCES)
+            meaning(Op::Open { write: true }, Errno::EPERM),
+            meaning(Op::Open { write: true }, Errno::EACCES)
         );
     }
 
@@ -321,7 +298,7 @@ mod tests {
     #[test]
     fn ebadf_means_control_needs_write_access() {
         check(
-            device("hangup", Op::Ioctl(Ioctl::Hangup), libc::EBADF),
+            device("hangup", Op::Ioctl(Ioctl::Hangup), Errno::EBADF),
             EXIT_DEVICE,
             "hangup: MYDEV_HANGUP on /dev/mydevice failed: EBADF (Bad file descriptor): \
              control needs write access, and the device was opened read-only",
@@ -332,13 +309,13 @@ mod tests {
     #[test]
     fn einval_on_resize_names_the_range() {
         check(
-            device("resize", Op::Ioctl(Ioctl::Resize(0)), libc::EINVAL),
+            device("resize", Op::Ioctl(Ioctl::Resize(0)), Errno::EINVAL),
             EXIT_DEVICE,
             "resize: MYDEV_RESIZE to 0 bytes on /dev/mydevice failed: EINVAL (Invalid \
              argument): the kernel refused 0 bytes as a capacity (1..=1048576)",
         );
         assert_eq!(
-            meaning(Op::Ioctl(Ioctl::Clear), libc::EINVAL).as_deref(),
+            meaning(Op::Ioctl(Ioctl::Clear), Errno::EINVAL).as_deref(),
             Some("the kernel rejected the request")
         );
     }
@@ -347,7 +324,7 @@ mod tests {
     #[test]
     fn enomem_on_resize_keeps_the_old_buffer() {
         check(
-            device("resize", Op::Ioctl(Ioctl::Resize(1_048_576)), libc::ENOMEM),
+            device("resize", Op::Ioctl(Ioctl::Resize(1_048_576)), Errno::ENOMEM),
             EXIT_DEVICE,
             "resize: MYDEV_RESIZE to 1048576 bytes on /dev/mydevice failed: ENOMEM (Cannot \
              allocate memory): the kernel could not allocate a 1048576-byte buffer; the old \
@@ -359,13 +336,13 @@ mod tests {
     #[test]
     fn enotty_means_not_mydevice_or_too_old() {
         check(
-            device("status", Op::Ioctl(Ioctl::Status), libc::ENOTTY),
+            device("status", Op::Ioctl(Ioctl::Status), Errno::ENOTTY),
             EXIT_DEVICE,
             "status: MYDEV_STATUS on /dev/mydevice failed: ENOTTY (Inappropriate ioctl for \
              device): this is not a mydevice node (every mydevice module knows MYDEV_STATUS)",
         );
         check(
-            device("stats", Op::Ioctl(Ioctl::Stats), libc::ENOTTY),
+            device("stats", Op::Ioctl(Ioctl::Stats), Errno::ENOTTY),
             EXIT_DEVICE,
             "stats: MYDEV_STATS on /dev/mydevice failed: ENOTTY (Inappropriate ioctl for \
              device): this is not a mydevice node, or the loaded module is too old to know \
@@ -377,7 +354,7 @@ mod tests {
     #[test]
     fn enodev_on_ioctl_is_missing() {
         check(
-            device("watch", Op::Ioctl(Ioctl::Stats), libc::ENODEV),
+            device("watch", Op::Ioctl(Ioctl::Stats), Errno::ENODEV),
             EXIT_MISSING,
             "watch: MYDEV_STATS on /dev/mydevice failed: ENODEV (No such device): the \
              device went away; the module was unloaded",
@@ -391,7 +368,7 @@ mod tests {
             command: "watch",
             op: Op::ReadProc,
             path: PathBuf::from("/proc/mydevice"),
-            errno: libc::ENOENT,
+            errno: Errno::ENOENT,
         };
         check(
             err,
@@ -406,26 +383,24 @@ mod tests {
     #[test]
     fn unexplained_errnos_show_name_and_text() {
         check(
-            device("status", Op::Ioctl(Ioctl::Status), libc::EIO),
+            device("status", Op::Ioctl(Ioctl::Status), Errno::EIO),
             EXIT_DEVICE,
             "status: MYDEV_STATUS on /dev/mydevice failed: EIO (Input/output error)",
         );
         assert_eq!(errno_name(4095), "errno 4095");
-        assert!(!errno_text(libc::EXDEV).contains("os error"));
-        assert!(!errno_text(libc::EXDEV).is_empty());
+        assert!(!errno_text(Errno::EXDEV as i32).contains("os error"));
+        assert!(!errno_text(Errno::EXDEV as i32).is_empty());
     }
 
-    /// Every table entry has a distinct number and a name that starts with E.
+    /// Names come from the errno enum, texts from the C library.
     #[test]
-    fn errno_table_is_consistent() {
-        for (i, (n, name, text)) in ERRNOS.iter().enumerate() {
-            assert!(name.starts_with('E'), "{name}");
-            assert!(!text.is_empty(), "{name}");
-            assert!(
-                ERRNOS[i + 1..].iter().all(|(m, ..)| m != n),
-                "{name} appears twice"
-            );
-        }
+    fn errno_names_and_texts() {
+        assert_eq!(errno_name(Errno::ENOTTY as i32), "ENOTTY");
+        assert_eq!(
+            errno_text(Errno::ENOTTY as i32),
+            "Inappropriate ioctl for device"
+        );
+        assert_eq!(errno_name(0), "errno 0");
     }
 
     /// A malformed counter in the proc file names the key and exits 1.
@@ -446,7 +421,7 @@ mod tests {
     #[test]
     fn usage_and_output_exit_codes() {
         check(Error::Usage("bad".to_owned()), EXIT_USAGE, "bad");
-        let err = Error::Output(io::Error::from_raw_os_error(libc::ENOSPC));
+        let err = Error::Output(io::Error::from(Errno::ENOSPC));
         assert_eq!(err.exit_code(), EXIT_DEVICE);
         assert!(err.to_string().starts_with("cannot write the output: "));
     }

@@ -254,7 +254,7 @@ pub fn sample(device: &str, s: &Sample) -> Result<String, Error> {
 pub fn error(command: Option<&str>, err: &Error) -> Result<String, Error> {
     let (kind, errno) = match err {
         Error::Usage(_) => ("usage", None),
-        Error::Device { errno, .. } => ("device", Some(*errno)),
+        Error::Device { errno, .. } => ("device", Some(*errno as i32)),
         Error::ProcFormat { .. } => ("proc_format", None),
         Error::Output(e) => ("output", e.raw_os_error()),
     };
@@ -279,6 +279,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use crate::error::Op;
+    use mydevice_abi::sys::Errno;
 
     fn parsed(text: &str) -> Value {
         assert!(text.ends_with('\n'), "one line: {text:?}");
@@ -444,13 +445,13 @@ mod tests {
             command: "status",
             op: Op::Open { write: false },
             path: PathBuf::from("/dev/mydevice"),
-            errno: libc::ENOENT,
+            errno: Errno::ENOENT,
         };
         let v = parsed(&error(Some("status"), &err).expect("serializes"));
         assert_eq!(v["schema_version"], json!(1));
         assert_eq!(v["command"], json!("status"));
         assert_eq!(v["error"]["kind"], json!("device"));
-        assert_eq!(v["error"]["errno"], json!(libc::ENOENT));
+        assert_eq!(v["error"]["errno"], json!(Errno::ENOENT as i32));
         assert_eq!(v["error"]["name"], json!("ENOENT"));
         assert_eq!(v["error"]["message"], json!(err.to_string()));
 

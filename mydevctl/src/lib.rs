@@ -6,8 +6,9 @@
 //! the meaning of each errno live here, where `cargo test` can check them
 //! without the device.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
-pub mod device;
 pub mod error;
 pub mod format;
 pub mod json;

@@ -2,6 +2,8 @@
 
 //! The `mydevctl` command; see `mydevctl --help` or mydevctl(1).
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use mydevice_abi::{MydevStats, DEVICE_PATH, PROC_PATH};
 
 use crate::cli::{self, Cli, Command, Parsed, Watch};
-use crate::device::{Device, Errno};
 use crate::error::{Error, Ioctl, Op, EXIT_OK};
 use crate::format::{self, Change, Sample};
 use crate::{json, procfs};
+use mydevice_abi::sys::{retry_eintr, Device, Errno, OFlag};
 
 /// Clears a terminal and homes the cursor, for the redraws of `watch`.
 const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
@@ -85,6 +85,19 @@ fn report(e: &Error, json_command: Option<Option<&str>>, out: &mut dyn Write, er
     }
 }
 
+/// Opens `path` read-only, or read-write when `write` is set.
+///
+/// The file is opened with `O_NONBLOCK`, so no later call on it can block,
+/// and `O_NOCTTY`, in case `--device` names a terminal.
+fn open(path: &Path, write: bool) -> Result<Device, Errno> {
+    let access = if write {
+        OFlag::O_RDWR
+    } else {
+        OFlag::O_RDONLY
+    };
+    Device::open(path, access | OFlag::O_NONBLOCK | OFlag::O_NOCTTY)
+}
+
 fn write_all(out: &mut dyn Write, text: &str) -> Result<(), Error> {
     out.write_all(text.as_bytes()).map_err(Error::Output)?;
     out.flush().map_err(Error::Output)
@@ -109,8 +122,8 @@ pub fn execute(cli: &Cli, device: &Path, out: &mut dyn Write, terminal: bool) ->
     };
     let text = match &cli.command {
         Command::Status => {
-            let dev = Device::open(device, false).map_err(fail(Op::Open { write: false }))?;
-            let s = dev.status().map_err(fail(Op::Ioctl(Ioctl::Status)))?;
+            let dev = open(device, false).map_err(fail(Op::Open { write: false }))?;
+            let s = retry_eintr(|| dev.status()).map_err(fail(Op::Ioctl(Ioctl::Status)))?;
             if cli.json {
                 json::status(&shown, &s)?
             } else {
@@ -118,8 +131,8 @@ pub fn execute(cli: &Cli, device: &Path, out: &mut dyn Write, terminal: bool) ->
             }
         }
         Command::Stats => {
-            let dev = Device::open(device, false).map_err(fail(Op::Open { write: false }))?;
-            let s = dev.stats().map_err(fail(Op::Ioctl(Ioctl::Stats)))?;
+            let dev = open(device, false).map_err(fail(Op::Open { write: false }))?;
+            let s = retry_eintr(|| dev.stats()).map_err(fail(Op::Ioctl(Ioctl::Stats)))?;
             if cli.json {
                 json::stats(&shown, &s)?
             } else {
@@ -149,18 +162,18 @@ fn control(
             errno,
         }
     };
-    let dev = Device::open(device, true).map_err(fail(Op::Open { write: true }))?;
+    let dev = open(device, true).map_err(fail(Op::Open { write: true }))?;
     // STATUS first proves that this is a mydevice node before a control
     // number, which could mean something else to another driver, is sent.
-    let before = dev.status().map_err(fail(Op::Ioctl(Ioctl::Status)))?;
+    let before = retry_eintr(|| dev.status()).map_err(fail(Op::Ioctl(Ioctl::Status)))?;
     match ioctl {
-        Ioctl::Clear => dev.clear(),
-        Ioctl::Resize(n) => dev.resize(n),
-        Ioctl::Hangup => dev.hangup(),
+        Ioctl::Clear => retry_eintr(|| dev.clear()),
+        Ioctl::Resize(n) => retry_eintr(|| dev.resize(n)),
+        Ioctl::Hangup => retry_eintr(|| dev.hangup()),
         Ioctl::Status | Ioctl::Stats => Ok(()),
     }
     .map_err(fail(Op::Ioctl(ioctl)))?;
-    let after = dev.status().map_err(fail(Op::Ioctl(Ioctl::Status)))?;
+    let after = retry_eintr(|| dev.status()).map_err(fail(Op::Ioctl(Ioctl::Status)))?;
     let change = Change { before, after };
     let shown = device.to_string_lossy();
     if json {
@@ -188,10 +201,12 @@ fn run_watch(
     };
     let mut probe = || {
         let text = std::fs::read_to_string(PROC_PATH).map_err(|e| {
-            fail(Op::ReadProc, Path::new(PROC_PATH))(e.raw_os_error().unwrap_or(libc::EIO))
+            fail(Op::ReadProc, Path::new(PROC_PATH))(
+                e.raw_os_error().map_or(Errno::EIO, Errno::from_raw),
+            )
         })?;
         // A fresh open per sample keeps the module unpinned between samples.
-        let stats = Device::open(device, false)
+        let stats = open(device, false)
             .map_err(fail(Op::Open { write: false }, device))?
             .stats()
             .map_err(fail(Op::Ioctl(Ioctl::Stats), device))?;
@@ -498,7 +513,7 @@ mod tests {
                 command: "watch",
                 op: Op::ReadProc,
                 path: PathBuf::from(PROC_PATH),
-                errno: libc::ENOENT,
+                errno: Errno::ENOENT,
             })
         };
         let mut out = Vec::new();

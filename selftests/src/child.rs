@@ -95,7 +95,7 @@ fn encode(r: SysResult<Vec<u8>>) -> Vec<u8> {
         }
         Err(e) => {
             let mut v = vec![1u8];
-            v.extend_from_slice(&e.0.to_le_bytes());
+            v.extend_from_slice(&(e as i32).to_le_bytes());
             v
         }
     }
@@ -171,9 +171,9 @@ impl Child {
         }
         match self.output.split_first() {
             Some((0, data)) => Ok(Ok(data.to_vec())),
-            Some((1, e)) if e.len() == 4 => {
-                Ok(Err(Errno(i32::from_le_bytes([e[0], e[1], e[2], e[3]]))))
-            }
+            Some((1, e)) if e.len() == 4 => Ok(Err(Errno::from_raw(i32::from_le_bytes([
+                e[0], e[1], e[2], e[3],
+            ])))),
             _ => Err(Failure::fail(format!(
                 "child {} sent a garbled report ({} bytes)",
                 self.pid,

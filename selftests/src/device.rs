@@ -4,9 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::Path;
+
+use mydevice_abi::sys::{self as abi, Device, OFlag};
 use mydevice_abi::{
-    MydevStats, MydevStatus, DEVICE_PATH, FIONREAD, MYDEV_BUFFER_DEFAULT, MYDEV_CLEAR,
-    MYDEV_FLAG_HUNG_UP, MYDEV_HANGUP, MYDEV_RESIZE, MYDEV_STATS, MYDEV_STATUS, PROC_PATH,
+    MydevStats, MydevStatus, DEVICE_PATH, MYDEV_BUFFER_DEFAULT, MYDEV_FLAG_HUNG_UP, PROC_PATH,
 };
 
 use crate::failure::{Context, Failure};
@@ -14,13 +17,13 @@ use crate::sys::{self, Errno, SysResult};
 
 /// An open file of the device, closed on drop.
 pub struct Dev {
-    fd: i32,
+    dev: Device,
 }
 
 impl Dev {
     /// Opens the device with `flags` (`O_RDWR`, `O_RDONLY`, `O_WRONLY`, maybe `O_NONBLOCK`).
     pub fn open(flags: i32) -> SysResult<Self> {
-        sys::open(DEVICE_PATH, flags).map(|fd| Dev { fd })
+        Device::open(Path::new(DEVICE_PATH), OFlag::from_bits_retain(flags)).map(|dev| Dev { dev })
     }
 
     /// Opens the device read-write and blocking.
@@ -45,13 +48,13 @@ impl Dev {
 
     /// The descriptor.
     pub fn fd(&self) -> i32 {
-        self.fd
+        self.dev.as_raw_fd()
     }
 
     /// One `read(2)` of up to `n` bytes.
     pub fn read(&self, n: usize) -> SysResult<Vec<u8>> {
         let mut buf = vec![0u8; n];
-        let got = sys::read(self.fd, &mut buf)?;
+        let got = sys::read(self.fd(), &mut buf)?;
         buf.truncate(got);
         Ok(buf)
     }
@@ -67,7 +70,7 @@ impl Dev {
         while out.len() < n {
             let chunk = self.read_retry(n - out.len())?;
             if chunk.is_empty() {
-                return Err(Errno(libc::EPIPE));
+                return Err(Errno::EPIPE);
             }
             out.extend_from_slice(&chunk);
         }
@@ -77,7 +80,7 @@ impl Dev {
     /// One `read(2)` of up to `n` bytes once data is ready, failing after `timeout`.
     pub fn read_within(&self, n: usize, timeout: std::time::Duration) -> Result<Vec<u8>, Failure> {
         let ms = timeout.as_millis() as i32;
-        let ready = sys::retry(|| sys::poll_one(self.fd, libc::POLLIN, ms)).context("poll")?;
+        let ready = sys::retry(|| sys::poll_one(self.fd(), libc::POLLIN, ms)).context("poll")?;
         if ready == 0 {
             return Err(Failure::fail(format!("no data to read within {timeout:?}")));
         }
@@ -86,7 +89,7 @@ impl Dev {
 
     /// One `write(2)`.
     pub fn write(&self, data: &[u8]) -> SysResult<usize> {
-        sys::write(self.fd, data)
+        sys::write(self.fd(), data)
     }
 
     /// One `write(2)`, retrying `EINTR`.
@@ -111,55 +114,54 @@ impl Dev {
 
     /// `MYDEV_CLEAR`.
     pub fn clear(&self) -> SysResult<()> {
-        sys::ioctl_raw(self.fd, MYDEV_CLEAR, 0).map(|_| ())
+        self.dev.clear()
     }
 
     /// `MYDEV_RESIZE` to `size` bytes.
     pub fn resize(&self, size: u32) -> SysResult<()> {
-        sys::ioctl_raw(self.fd, MYDEV_RESIZE, &size as *const u32 as usize).map(|_| ())
+        self.dev.resize(size)
     }
 
     /// `MYDEV_HANGUP`.
     pub fn hangup(&self) -> SysResult<()> {
-        sys::ioctl_raw(self.fd, MYDEV_HANGUP, 0).map(|_| ())
+        self.dev.hangup()
     }
 
-    /// `MYDEV_STATUS`.
+    /// `MYDEV_STATUS`, with the reserved field poisoned first, so that a
+    /// kernel that leaves it alone shows up as a non-zero value.
     pub fn status(&self) -> SysResult<MydevStatus> {
         let mut s = MydevStatus {
             _reserved: 0xdead_beef,
             ..Default::default()
         };
-        sys::ioctl_raw(self.fd, MYDEV_STATUS, &mut s as *mut MydevStatus as usize)?;
+        abi::status_into(self, &mut s)?;
         Ok(s)
     }
 
-    /// `MYDEV_STATS`.
+    /// `MYDEV_STATS`, with the reserved field poisoned first.
     pub fn stats(&self) -> SysResult<MydevStats> {
         let mut s = MydevStats {
             _reserved: 0xdead_beef,
             ..Default::default()
         };
-        sys::ioctl_raw(self.fd, MYDEV_STATS, &mut s as *mut MydevStats as usize)?;
+        abi::stats_into(self, &mut s)?;
         Ok(s)
     }
 
     /// `FIONREAD`: the bytes buffered.
     pub fn fionread(&self) -> SysResult<i32> {
-        let mut n: i32 = -1;
-        sys::ioctl_raw(self.fd, FIONREAD, &mut n as *mut i32 as usize)?;
-        Ok(n)
+        self.dev.fionread()
     }
 
     /// `ioctl(2)` with an arbitrary command and argument word.
     pub fn ioctl(&self, cmd: u32, arg: usize) -> SysResult<i32> {
-        sys::ioctl_raw(self.fd, cmd, arg)
+        sys::ioctl_raw(self.fd(), cmd, arg)
     }
 }
 
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = sys::close(self.fd);
+impl AsFd for Dev {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.dev.as_fd()
     }
 }
 

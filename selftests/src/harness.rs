@@ -49,15 +49,18 @@ impl T {
         what: &str,
     ) -> bool {
         match got {
-            Err(e) if e.0 == want => true,
+            Err(e) if e as i32 == want => true,
             Err(e) => {
-                self.fail(format!("{what}: expected {}, got {e}", Errno(want)));
+                self.fail(format!(
+                    "{what}: expected {}, got {e}",
+                    Errno::from_raw(want)
+                ));
                 false
             }
             Ok(v) => {
                 self.fail(format!(
                     "{what}: expected {}, got success {v:?}",
-                    Errno(want)
+                    Errno::from_raw(want)
                 ));
                 false
             }

@@ -7,62 +7,10 @@
 //! are for tests that do not study `EINTR` themselves.
 
 use std::ffi::CString;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// An `errno` value, printed by name.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    /// The `errno` of the last failed call of this thread.
-    pub fn last() -> Self {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-    }
-
-    /// The symbolic name, such as `EAGAIN`.
-    pub fn name(self) -> &'static str {
-        match self.0 {
-            libc::EPERM => "EPERM",
-            libc::ENOENT => "ENOENT",
-            libc::ESRCH => "ESRCH",
-            libc::EINTR => "EINTR",
-            libc::EIO => "EIO",
-            libc::ENXIO => "ENXIO",
-            libc::EBADF => "EBADF",
-            libc::ECHILD => "ECHILD",
-            libc::EAGAIN => "EAGAIN",
-            libc::ENOMEM => "ENOMEM",
-            libc::EACCES => "EACCES",
-            libc::EFAULT => "EFAULT",
-            libc::EBUSY => "EBUSY",
-            libc::EEXIST => "EEXIST",
-            libc::ENODEV => "ENODEV",
-            libc::EINVAL => "EINVAL",
-            libc::ENOTTY => "ENOTTY",
-            libc::ENOSPC => "ENOSPC",
-            libc::EPIPE => "EPIPE",
-            libc::ENOSYS => "ENOSYS",
-            libc::EOPNOTSUPP => "EOPNOTSUPP",
-            libc::ENOEXEC => "ENOEXEC",
-            512 => "ERESTARTSYS",
-            _ => "errno",
-        }
-    }
-}
-
-impl fmt::Display for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.name(), self.0)
-    }
-}
-
-impl fmt::Debug for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
+pub use mydevice_abi::sys::Errno;
 
 /// The result of a system call.
 pub type SysResult<T> = Result<T, Errno>;
@@ -77,18 +25,11 @@ pub fn check(ret: libc::c_long) -> SysResult<libc::c_long> {
 }
 
 /// Calls `f` until it fails with something other than `EINTR`.
-pub fn retry<T>(mut f: impl FnMut() -> SysResult<T>) -> SysResult<T> {
-    loop {
-        match f() {
-            Err(Errno(libc::EINTR)) => continue,
-            other => return other,
-        }
-    }
-}
+pub use mydevice_abi::sys::retry_eintr as retry;
 
 /// `open(2)`.
 pub fn open(path: &str, flags: i32) -> SysResult<i32> {
-    let c = CString::new(path).map_err(|_| Errno(libc::EINVAL))?;
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `c` is a valid NUL-terminated string.
     let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, 0o600) };
     check(fd as libc::c_long).map(|fd| fd as i32)
@@ -429,7 +370,7 @@ pub fn block_signal(sig: i32) -> SysResult<()> {
     // SAFETY: `set` is a valid signal set; the old mask is not wanted.
     let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
     if r != 0 {
-        return Err(Errno(r));
+        return Err(Errno::from_raw(r));
     }
     Ok(())
 }

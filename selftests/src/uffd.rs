@@ -74,12 +74,12 @@ impl FaultingPage {
         let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) };
         let uffd = match sys::check(fd as libc::c_long) {
             Ok(fd) => fd as i32,
-            Err(Errno(libc::ENOSYS)) => {
+            Err(Errno::ENOSYS) => {
                 return Err(Failure::Skip(
                     "userfaultfd() gives ENOSYS: the kernel lacks CONFIG_USERFAULTFD".into(),
                 ))
             }
-            Err(e @ Errno(libc::EPERM)) => {
+            Err(e @ Errno::EPERM) => {
                 return Err(Failure::Skip(format!(
                     "userfaultfd() for kernel-mode faults gives {e}: needs CAP_SYS_PTRACE \
                      or vm.unprivileged_userfaultfd = 1"

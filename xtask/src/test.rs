@@ -120,6 +120,15 @@ fn host_checks(sh: &Shell, kernel: &kernel::Kernel) -> Result<Suite> {
             "cargo-clippy.log",
         ),
         (
+            // Alone, so that no other package turns on its `std` feature.
+            "cargo clippy -p mydevice-abi --all-targets (no_std, no dependency)",
+            cmd!(
+                sh,
+                "cargo clippy -p mydevice-abi --all-targets -- -D warnings"
+            ),
+            "cargo-clippy-abi.log",
+        ),
+        (
             "cargo build --release -p mydevice-selftests -p mydevctl",
             cmd!(
                 sh,

@@ -19,7 +19,7 @@ const SYS_MODULE: &str = "/sys/module/mydevice";
 
 /// `delete_module("mydevice", O_NONBLOCK)`, as `rmmod` does it.
 fn delete_module() -> SysResult<()> {
-    let n = CString::new("mydevice").map_err(|_| Errno(libc::EINVAL))?;
+    let n = CString::new("mydevice").map_err(|_| Errno::EINVAL)?;
     // SAFETY: `n` is a valid NUL-terminated string.
     let r = unsafe { libc::syscall(libc::SYS_delete_module, n.as_ptr(), libc::O_NONBLOCK) };
     sys::check(r).map(|_| ())
@@ -38,7 +38,7 @@ fn refcnt() -> Option<u32> {
 fn expect_unload_refused(t: &mut T, who: &str) {
     let rc = refcnt();
     match delete_module() {
-        Err(e) if e.0 == libc::EAGAIN || e.0 == libc::EBUSY => t.diag(format!(
+        Err(e) if e == Errno::EAGAIN || e == Errno::EBUSY => t.diag(format!(
             "delete_module with {who} asleep: {e}, refcnt {rc:?}"
         )),
         other => t.fail(format!(

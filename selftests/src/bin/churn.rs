@@ -278,7 +278,7 @@ fn reopen(sh: &Shared, s: &Slot<'_>, flags: i32) -> Option<Dev> {
         return None;
     }
     Dev::open(flags)
-        .map_err(|e| s.error(ERR_OPEN, e.0 as u64))
+        .map_err(|e| s.error(ERR_OPEN, e as i32 as u64))
         .ok()
 }
 
@@ -337,16 +337,16 @@ fn writer(sh: &Shared, slot: usize) -> i32 {
                 s.error(ERR_PARTIAL_WRITE, k as u64);
                 return 1;
             }
-            Err(Errno(libc::EINTR)) => s.add(H_EINTR, 1),
-            Err(Errno(libc::EAGAIN)) => {
+            Err(Errno::EINTR) => s.add(H_EINTR, 1),
+            Err(Errno::EAGAIN) => {
                 let _ = sys::poll_one(d.fd(), libc::POLLOUT, 50);
             }
-            Err(Errno(libc::EPIPE)) => {
+            Err(Errno::EPIPE) => {
                 dev = None;
                 s.add(H_REOPENS, 1);
             }
             Err(e) => {
-                s.error(ERR_WRITE, e.0 as u64);
+                s.error(ERR_WRITE, e as i32 as u64);
                 return 1;
             }
         }
@@ -387,12 +387,12 @@ fn reader(sh: &Shared, slot: usize, poll: bool) -> i32 {
                     None => s.error(ERR_TORN, k as u64),
                 }
             }
-            Err(Errno(libc::EINTR)) => s.add(H_EINTR, 1),
-            Err(Errno(libc::EAGAIN)) if poll => {
+            Err(Errno::EINTR) => s.add(H_EINTR, 1),
+            Err(Errno::EAGAIN) if poll => {
                 let _ = sys::poll_one(d.fd(), libc::POLLIN, 100);
             }
             Err(e) => {
-                s.error(ERR_READ, e.0 as u64);
+                s.error(ERR_READ, e as i32 as u64);
                 return 1;
             }
         }
@@ -428,7 +428,7 @@ fn observer(sh: &Shared, slot: usize) -> i32 {
                 }
             }
             Ok(st) => s.error(ERR_STATUS, u64::from(st.bytes_used)),
-            Err(e) => s.error(ERR_STATUS, e.0 as u64),
+            Err(e) => s.error(ERR_STATUS, e as i32 as u64),
         }
         match fion {
             Ok(n) if (0..=max as i32).contains(&n) => {
@@ -437,7 +437,7 @@ fn observer(sh: &Shared, slot: usize) -> i32 {
                 }
             }
             Ok(n) => s.error(ERR_FIONREAD, n as u64),
-            Err(e) => s.error(ERR_FIONREAD, e.0 as u64),
+            Err(e) => s.error(ERR_FIONREAD, e as i32 as u64),
         }
         match d.stats() {
             Ok(st) if stats_sane(&st) => {
@@ -448,7 +448,7 @@ fn observer(sh: &Shared, slot: usize) -> i32 {
                 }
             }
             Ok(st) => s.error(ERR_STATS, u64::from(st.size)),
-            Err(e) => s.error(ERR_STATS, e.0 as u64),
+            Err(e) => s.error(ERR_STATS, e as i32 as u64),
         }
         if round % 4 == 0 {
             let ok = proc_map().is_ok_and(|m| {
@@ -972,7 +972,7 @@ fn churn(t: &mut T, writers: usize, readers: usize, secs: u64) -> TestResult {
                 }
                 None => t.fail(format!("final drain: torn record of {} bytes", b.len())),
             },
-            Err(Errno(libc::EAGAIN)) => break,
+            Err(Errno::EAGAIN) => break,
             Err(e) => {
                 t.fail(format!("final drain: {e}"));
                 break;

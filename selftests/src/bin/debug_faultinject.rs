@@ -229,7 +229,7 @@ fn resize_sweep(t: &mut T, size: u32) -> Result<u32, Failure> {
         }
         let cap = match r {
             Ok(()) => size,
-            Err(Errno(libc::ENOMEM)) => 4096,
+            Err(Errno::ENOMEM) => 4096,
             Err(e) => {
                 t.fail(format!("RESIZE {size} with fault point {n} failed: expected success or ENOMEM, got {e}"));
                 continue;
@@ -371,7 +371,7 @@ fn ko() -> String {
 /// `finit_module(2)` of the module file with `params`.
 fn finit(params: &str) -> SysResult<()> {
     let fd = sys::open(&ko(), libc::O_RDONLY)?;
-    let p = CString::new(params).map_err(|_| Errno(libc::EINVAL))?;
+    let p = CString::new(params).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `p` is a valid NUL-terminated string; `fd` is open.
     let r = unsafe { libc::syscall(libc::SYS_finit_module, fd, p.as_ptr(), 0) };
     let res = sys::check(r);
@@ -381,7 +381,7 @@ fn finit(params: &str) -> SysResult<()> {
 
 /// `finit_module(2)` of the module image in `fd` with `params`.
 fn finit_fd(fd: i32, params: &str) -> SysResult<()> {
-    let p = CString::new(params).map_err(|_| Errno(libc::EINVAL))?;
+    let p = CString::new(params).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `p` is a valid NUL-terminated string; `fd` is open.
     let r = unsafe { libc::syscall(libc::SYS_finit_module, fd, p.as_ptr(), 0) };
     sys::check(r).map(|_| ())

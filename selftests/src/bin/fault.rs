@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use mydevice_selftests::{
-    diff, expect, expect_eq, pattern, sys, test, Context, Dev, Failure, Rng, TestResult,
+    diff, expect, expect_eq, pattern, sys, test, Context, Dev, Errno, Failure, Rng, TestResult,
     DEVICE_SUITE, T,
 };
 
@@ -169,7 +169,7 @@ fn read_straddling_fault_delivers_exact_count(t: &mut T) -> TestResult {
                     diff(&rest, &data[k..])
                 );
             }
-            Err(e) if e.0 == libc::EFAULT => {
+            Err(Errno::EFAULT) => {
                 t.diag(format!("straddling read {what} gave EFAULT"));
                 expect_eq!(t, dev.fionread(), Ok(300), "FIONREAD after EFAULT {what}");
                 let rest = dev.read(4096).context("read back")?;
@@ -226,7 +226,7 @@ fn write_straddling_fault_stores_exact_count(t: &mut T) -> TestResult {
                 let want = [&prefix[..], &src[..k]].concat();
                 expect!(t, back == want, "stream {what}: {}", diff(&back, &want));
             }
-            Err(e) if e.0 == libc::EFAULT => {
+            Err(Errno::EFAULT) => {
                 t.diag(format!("straddling write {what} gave EFAULT"));
                 expect_eq!(t, dev.fionread(), Ok(10), "FIONREAD after EFAULT {what}");
                 let back = dev.read(1 << 20).context("read back")?;
@@ -271,8 +271,8 @@ fn stream_stays_intact_across_faults(t: &mut T) -> TestResult {
                         Ok(())
                     }
                     Ok(n) => Err(format!("atomic write of {len} stored {n}")),
-                    Err(e) if e.0 == libc::EAGAIN && used == 4096 => Ok(()),
-                    Err(e) if e.0 == libc::EAGAIN && len > 4096 - used => Ok(()),
+                    Err(e) if e == Errno::EAGAIN && used == 4096 => Ok(()),
+                    Err(e) if e == Errno::EAGAIN && len > 4096 - used => Ok(()),
                     Err(e) => Err(format!("write of {len}: {e}")),
                 }
             }
@@ -285,7 +285,7 @@ fn stream_stays_intact_across_faults(t: &mut T) -> TestResult {
                         Err(format!("read of {len}: {}", diff(&got, &want)))
                     }
                 }
-                Err(e) if e.0 == libc::EAGAIN && used == 0 => Ok(()),
+                Err(e) if e == Errno::EAGAIN && used == 0 => Ok(()),
                 Err(e) => Err(format!("read of {len} with {used} used: {e}")),
             },
             3 => {
@@ -294,12 +294,12 @@ fn stream_stays_intact_across_faults(t: &mut T) -> TestResult {
                     sys::read_raw(dev.fd(), addr, len),
                     sys::write_raw(dev.fd(), addr, len),
                 ) {
-                    (Err(a), Err(b)) if used == 0 && a.0 == libc::EAGAIN && b.0 == libc::EFAULT => {
+                    (Err(a), Err(b)) if used == 0 && a == Errno::EAGAIN && b == Errno::EFAULT => {
                         Ok(())
                     }
-                    (Err(a), Err(b)) if a.0 == libc::EFAULT && b.0 == libc::EFAULT => Ok(()),
+                    (Err(a), Err(b)) if a == Errno::EFAULT && b == Errno::EFAULT => Ok(()),
                     (Err(a), Err(b))
-                        if a.0 == libc::EFAULT && b.0 == libc::EAGAIN && len > 4096 - used =>
+                        if a == Errno::EFAULT && b == Errno::EAGAIN && len > 4096 - used =>
                     {
                         Ok(())
                     }
@@ -320,7 +320,7 @@ fn stream_stays_intact_across_faults(t: &mut T) -> TestResult {
                             Err(format!("straddling read of {len}: {}", diff(&got, &want)))
                         }
                     }
-                    Err(e) if e.0 == libc::EFAULT || (e.0 == libc::EAGAIN && used == 0) => Ok(()),
+                    Err(e) if e == Errno::EFAULT || (e == Errno::EAGAIN && used == 0) => Ok(()),
                     other => Err(format!(
                         "straddling read of {len} ({valid} accessible, {used} used): {other:?}"
                     )),
@@ -336,7 +336,7 @@ fn stream_stays_intact_across_faults(t: &mut T) -> TestResult {
                         model.extend(&src[..k]);
                         Ok(())
                     }
-                    Err(e) if e.0 == libc::EFAULT || (e.0 == libc::EAGAIN && len > 4096 - used) => {
+                    Err(e) if e == Errno::EFAULT || (e == Errno::EAGAIN && len > 4096 - used) => {
                         Ok(())
                     }
                     other => Err(format!(

@@ -183,8 +183,8 @@ fn le64(b: &[u8], at: usize) -> u64 {
 
 fn want_err(got: Result<i64, Errno>, want: i32) -> Result<(), String> {
     match got {
-        Err(e) if e.0 == want => Ok(()),
-        other => Err(format!("expected {}, got {other:?}", Errno(want))),
+        Err(e) if e as i32 == want => Ok(()),
+        other => Err(format!("expected {}, got {other:?}", Errno::from_raw(want))),
     }
 }
 
@@ -358,7 +358,7 @@ impl Fuzz {
         if m.data.is_empty() {
             return match (got, m.hung_up) {
                 (Ok(0), true) => Ok(()),
-                (Err(Errno(libc::EAGAIN)), false) => Ok(()),
+                (Err(Errno::EAGAIN), false) => Ok(()),
                 (other, hung_up) => Err(format!(
                     "read of an empty buffer (hung up {hung_up}): got {other:?}"
                 )),
@@ -369,7 +369,7 @@ impl Fuzz {
         let k = match got {
             Ok(k) if k == take && valid >= take => k,
             Ok(k) if valid < take && (1..=valid).contains(&k) => k,
-            Err(Errno(libc::EFAULT)) if valid < take => 0,
+            Err(Errno::EFAULT) if valid < take => 0,
             other => {
                 return Err(format!(
                     "read of {len} with {} buffered and {valid} bytes accessible: got {other:?}",
@@ -425,7 +425,7 @@ impl Fuzz {
         let k = match got {
             Ok(k) if k == max && valid >= max => k,
             Ok(k) if valid < max && (1..=valid).contains(&k) => k,
-            Err(Errno(libc::EFAULT)) if valid < max => 0,
+            Err(Errno::EFAULT) if valid < max => 0,
             other => {
                 return Err(format!(
                 "write of {len} with {free} free of {} and {valid} bytes accessible: got {other:?}",

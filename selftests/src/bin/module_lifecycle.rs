@@ -33,7 +33,7 @@ fn loaded() -> bool {
 /// `finit_module(2)` of the module file with `params`.
 fn finit(params: &str) -> SysResult<()> {
     let fd = sys::open(&ko(), libc::O_RDONLY)?;
-    let p = CString::new(params).map_err(|_| Errno(libc::EINVAL))?;
+    let p = CString::new(params).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `p` is a valid NUL-terminated string; `fd` is open.
     let r = unsafe { libc::syscall(libc::SYS_finit_module, fd, p.as_ptr(), 0) };
     let res = sys::check(r);
@@ -43,7 +43,7 @@ fn finit(params: &str) -> SysResult<()> {
 
 /// `delete_module(2)` of the module, without waiting.
 fn delete() -> SysResult<()> {
-    let n = CString::new(NAME).map_err(|_| Errno(libc::EINVAL))?;
+    let n = CString::new(NAME).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `n` is a valid NUL-terminated string.
     let r = unsafe { libc::syscall(libc::SYS_delete_module, n.as_ptr(), libc::O_NONBLOCK) };
     sys::check(r).map(|_| ())
@@ -114,7 +114,7 @@ impl Kmsg {
                     }
                 }
                 // EPIPE means records were overwritten; keep reading.
-                Err(Errno(libc::EPIPE)) => continue,
+                Err(Errno::EPIPE) => continue,
                 _ => return v,
             }
         }
@@ -293,9 +293,7 @@ fn rmmod_refused_while_file_open(t: &mut T) -> TestResult {
     t.diag(format!("rmmod: {out}"));
     // The kernel says EWOULDBLOCK (EAGAIN) for a module in use; kmod's rmmod reports "in use".
     match delete() {
-        Err(e) if e.0 == libc::EBUSY || e.0 == libc::EAGAIN => {
-            t.diag(format!("delete_module: {e}"))
-        }
+        Err(e) if e == Errno::EBUSY || e == Errno::EAGAIN => t.diag(format!("delete_module: {e}")),
         other => t.fail(format!(
             "delete_module with a file open: expected EBUSY or EAGAIN, got {other:?}"
         )),

@@ -518,7 +518,7 @@ fn level_triggered_record_writer_rarely_gets_eagain(t: &mut T) -> TestResult {
                         "record {i}: expected a {LEN}-byte atomic write, got {n}"
                     )))
                 }
-                Err(Errno(libc::EAGAIN)) => eagain += 1,
+                Err(Errno::EAGAIN) => eagain += 1,
                 Err(e) => return Err(Failure::fail(format!("record {i}: write: {e}"))),
             }
         }
@@ -787,7 +787,8 @@ fn readiness_and_statistics_do_not_wait_for_a_stuck_reader(t: &mut T) -> TestRes
         (
             "reading /proc/mydevice",
             spawn_op(|| {
-                std::fs::read(PROC_PATH).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+                std::fs::read(PROC_PATH)
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
             })?,
         ),
     ];

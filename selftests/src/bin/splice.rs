@@ -40,7 +40,7 @@ fn drain_pipe(fd: i32) -> Result<Vec<u8>, Failure> {
     let mut buf = vec![0u8; 65536];
     loop {
         match sys::read(fd, &mut buf) {
-            Ok(0) | Err(sys::Errno(libc::EAGAIN)) => return Ok(out),
+            Ok(0) | Err(sys::Errno::EAGAIN) => return Ok(out),
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) => return Err(Failure::fail(format!("read of the pipe: {e}"))),
         }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use mydevice_selftests::record::{parse, record, word, RECORD};
 use mydevice_selftests::{
-    expect, expect_eq, proc_map, spawn, sys, test, wait_all, Child, Context, Dev, Exit, Reporter,
-    TestResult, DEVICE_SUITE, T,
+    expect, expect_eq, proc_map, spawn, sys, test, wait_all, Child, Context, Dev, Errno, Exit,
+    Reporter, TestResult, DEVICE_SUITE, T,
 };
 
 const MAX_BATCH: usize = 8;
@@ -89,13 +89,13 @@ fn writer(rep: &mut Reporter, id: u32, records: u32) -> i32 {
                 calls += 1;
             }
             // An interrupted atomic write stored nothing: send it again.
-            Err(e) if e.0 == libc::EINTR => eintr += 1,
+            Err(Errno::EINTR) => eintr += 1,
             Ok(k) => {
                 out.msg(TAG_ERROR, ERR_WRITE, k as u32);
                 break;
             }
             Err(e) => {
-                out.msg(TAG_ERROR, ERR_WRITE, e.0 as u32);
+                out.msg(TAG_ERROR, ERR_WRITE, e as u32);
                 break;
             }
         }
@@ -133,9 +133,9 @@ fn reader(rep: &mut Reporter, id: usize) -> i32 {
                 calls += 1;
                 out.msg(TAG_ERROR, ERR_SHORT_READ, n as u32);
             }
-            Err(e) if e.0 == libc::EINTR => eintr += 1,
+            Err(Errno::EINTR) => eintr += 1,
             Err(e) => {
-                out.msg(TAG_ERROR, ERR_READ, e.0 as u32);
+                out.msg(TAG_ERROR, ERR_READ, e as u32);
                 break;
             }
         }
@@ -175,20 +175,20 @@ fn hammer(rep: &mut Reporter) -> i32 {
                 }
             }
             Ok(s) => err(&mut out, ERR_STATUS, s.bytes_used),
-            Err(e) if e.0 == libc::EINTR => {}
-            Err(e) => err(&mut out, ERR_STATUS, e.0 as u32),
+            Err(Errno::EINTR) => {}
+            Err(e) => err(&mut out, ERR_STATUS, e as u32),
         }
         match dev.stats() {
             Ok(s) if s.size == 72 && s.version == 1 && s.bytes_read <= s.bytes_written => {}
             Ok(s) => err(&mut out, ERR_STATS, s.size),
-            Err(e) if e.0 == libc::EINTR => {}
-            Err(e) => err(&mut out, ERR_STATS, e.0 as u32),
+            Err(Errno::EINTR) => {}
+            Err(e) => err(&mut out, ERR_STATS, e as u32),
         }
         match dev.fionread() {
             Ok(n) if (0..=4096).contains(&n) && n % RECORD as i32 == 0 => {}
             Ok(n) => err(&mut out, ERR_FIONREAD, n as u32),
-            Err(e) if e.0 == libc::EINTR => {}
-            Err(e) => err(&mut out, ERR_FIONREAD, e.0 as u32),
+            Err(Errno::EINTR) => {}
+            Err(e) => err(&mut out, ERR_FIONREAD, e as u32),
         }
         if rounds % 4 == 0 {
             let ok = proc_map().is_ok_and(|m| {
