@@ -245,18 +245,19 @@ mod tests {
             .find_map(|l| l.strip_prefix(key)?.trim().strip_prefix("= "))
     }
 
+    /// selftests/ (for a drop-in) and xtask/ (a workspace of its own) spell
+    /// out the fields the workspace's members inherit, with the same values.
     #[test]
     fn selftests_manifest_spells_out_the_workspace_fields() {
         let root = read("Cargo.toml");
         let ours = read("selftests/Cargo.toml");
-        for key in ["version", "edition", "license", "rust-version"] {
-            let want = field(&root, "[workspace.package]", key);
-            assert!(want.is_some(), "Cargo.toml: no workspace {key}");
-            assert_eq!(
-                field(&ours, "[package]", key),
-                want,
-                "selftests/Cargo.toml: {key}"
-            );
+        for path in ["selftests/Cargo.toml", "xtask/Cargo.toml"] {
+            let manifest = read(path);
+            for key in ["version", "edition", "license", "rust-version"] {
+                let want = field(&root, "[workspace.package]", key);
+                assert!(want.is_some(), "Cargo.toml: no workspace {key}");
+                assert_eq!(field(&manifest, "[package]", key), want, "{path}: {key}");
+            }
         }
         assert!(
             !ours.contains(".workspace"),

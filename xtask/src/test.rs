@@ -102,6 +102,7 @@ fn host_checks(sh: &Shell, kernel: &kernel::Kernel) -> Result<Suite> {
     let scripts = shell_scripts(sh, &kernel.src)?;
     let msrv = setup::msrv()?;
     let msrv_check = format!("cargo +{msrv} check --workspace --all-targets (rust-version)");
+    let msrv_xtask = format!("cargo +{msrv} check --all-targets (xtask's rust-version)");
     let msrv_target = util::target_dir(sh).join("msrv");
     let checks = [
         (
@@ -110,14 +111,35 @@ fn host_checks(sh: &Shell, kernel: &kernel::Kernel) -> Result<Suite> {
             "cargo-test.log",
         ),
         (
+            "cargo test (xtask)",
+            cmd!(sh, "cargo test --manifest-path xtask/Cargo.toml"),
+            "cargo-test-xtask.log",
+        ),
+        (
             "cargo fmt --check",
             cmd!(sh, "cargo fmt --all --check -- --color=never"),
             "cargo-fmt.log",
         ),
         (
+            "cargo fmt --check (xtask)",
+            cmd!(
+                sh,
+                "cargo fmt --manifest-path xtask/Cargo.toml --check -- --color=never"
+            ),
+            "cargo-fmt-xtask.log",
+        ),
+        (
             "cargo clippy --workspace --all-targets -- -D warnings",
             cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings"),
             "cargo-clippy.log",
+        ),
+        (
+            "cargo clippy --all-targets -- -D warnings (xtask)",
+            cmd!(
+                sh,
+                "cargo clippy --manifest-path xtask/Cargo.toml --all-targets -- -D warnings"
+            ),
+            "cargo-clippy-xtask.log",
         ),
         (
             // Alone, so that no other package turns on its `std` feature.
@@ -141,6 +163,15 @@ fn host_checks(sh: &Shell, kernel: &kernel::Kernel) -> Result<Suite> {
             cmd!(sh, "cargo +{msrv} check --workspace --all-targets --locked")
                 .env("CARGO_TARGET_DIR", &msrv_target),
             "cargo-msrv.log",
+        ),
+        (
+            msrv_xtask.as_str(),
+            cmd!(
+                sh,
+                "cargo +{msrv} check --manifest-path xtask/Cargo.toml --all-targets --locked"
+            )
+            .env("CARGO_TARGET_DIR", &msrv_target),
+            "cargo-msrv-xtask.log",
         ),
         (
             "shellcheck on every shell script",

@@ -51,6 +51,7 @@ fn holds_no_spdx_line(path: &str) -> bool {
         || [
             "COPYING",
             "Cargo.lock",
+            "xtask/Cargo.lock",
             "debian/changelog",
             "debian/copyright",
             "debian/source/format",
