@@ -149,6 +149,32 @@ no_stale_build() {
 	no_scratch_left
 }
 
+# purged_clean KVER...: purging both packages after the upgrade leaves
+# nothing: DKMS knows no mydevice, its tree and the sources are gone, no
+# kernel has a mydevice module, the Rust metadata is gone from every
+# headers tree (with the list that named it), and so are the conffiles.
+purged_clean() {
+	local k left
+	dpkg --purge mydevice-tools mydevice-dkms || return 1
+	dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' mydevice-dkms mydevice-tools 2>&1
+	! dkms status mydevice | grep . || return 1
+	left=$(ls -d /var/lib/dkms/mydevice /usr/src/mydevice-* /etc/modprobe.d/mydevice.conf \
+		/usr/lib/udev/rules.d/60-mydevice.rules /lib/udev/rules.d/60-mydevice.rules 2>/dev/null)
+	[ -z "$left" ] || {
+		echo "left behind: $left"
+		return 1
+	}
+	for k in "$@"; do
+		left=$(find /lib/modules/"$k" -name 'mydevice.ko*'
+			ls -d /usr/src/linux-headers-"$k"/rust /usr/src/linux-headers-"$k"/scripts/target.json 2>/dev/null)
+		[ -z "$left" ] || {
+			echo "left behind for $k: $left"
+			return 1
+		}
+	done
+	no_scratch_left
+}
+
 version_is_higher() {
 	echo "$old -> $new"
 	dpkg --compare-versions "$new" gt "$old"
@@ -170,7 +196,7 @@ upgrade_package_phase() {
 	echo "TAP version 13"
 	# shellcheck disable=SC2086 # $kernels is a list
 	set -- $kernels
-	echo "1..$((3 + $# + skipped))"
+	echo "1..$((4 + $# + skipped))"
 	check new_version_is_higher version_is_higher
 	check dpkg_upgrade dpkg -i "$debs"/mydevice-dkms_*.deb "$debs"/mydevice-tools_*.deb
 	for k in "$@"; do
@@ -181,6 +207,7 @@ upgrade_package_phase() {
 	fi
 	check no_stale_build no_stale_build "$@"
 	dkms status >"$out/dkms-status-after-package-upgrade.txt" 2>&1
+	check purge_after_upgrade_leaves_nothing purged_clean "$@"
 	finish
 }
 

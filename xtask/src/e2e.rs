@@ -72,6 +72,9 @@ pub struct Test {
     pub name: &'static str,
     /// The Debian suite of the root, e.g. `sid`.
     pub suite: &'static str,
+    /// The root's directory in the cache: `debian-<root>`, and
+    /// `debian-<root>-run` for the copy a run works in.
+    pub root: &'static str,
     /// `deb` lines for the root's apt sources besides the suite's own,
     /// e.g. its backports.
     pub sources: &'static [&'static str],
@@ -256,7 +259,7 @@ pub fn make_root(
     key: &str,
     plan: impl FnOnce(&Apt<'_>) -> Result<Vec<AptStep>>,
 ) -> Result<PathBuf> {
-    let pristine = util::cache_dir(sh)?.join(format!("debian-{}", test.suite));
+    let pristine = util::cache_dir(sh)?.join(format!("debian-{}", test.root));
     let key = format!(
         "{} {MIRROR}\n{}\n{key}\n",
         test.suite,
@@ -418,7 +421,7 @@ impl<'a> Run<'a> {
     /// into it.
     pub fn prepare(sh: &Shell, test: &'a Test, pristine: &Path) -> Result<Run<'a>> {
         let stage = Stage::start("sync");
-        let root = pristine.with_file_name(format!("debian-{}-run", test.suite));
+        let root = pristine.with_file_name(format!("debian-{}-run", test.root));
         ensure_unmounted(&root)?;
         let (from, to) = (
             format!("{}/", pristine.display()),
@@ -580,7 +583,7 @@ fn run_to_log(cmd: Cmd<'_>, log: &Path) -> Result<ExitStatus> {
 
 /// Fails when anything is mounted at or below `dir`: rsync --delete or a
 /// removal would reach into it.
-fn ensure_unmounted(dir: &Path) -> Result<()> {
+pub fn ensure_unmounted(dir: &Path) -> Result<()> {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
     let dir = dir.display().to_string();
     if let Some(line) = mounts.lines().find(|l| {
@@ -595,12 +598,23 @@ fn ensure_unmounted(dir: &Path) -> Result<()> {
 
 /// A command run inside `root` with /proc, /sys and /dev mounted in a
 /// mount namespace of its own, so that the mounts vanish with it.
-fn in_root<'a>(sh: &'a Shell, root: &Path, argv: &[&str]) -> Cmd<'a> {
+pub fn in_root<'a>(sh: &'a Shell, root: &Path, argv: &[&str]) -> Cmd<'a> {
+    in_namespaces(sh, "--mount", root, argv)
+}
+
+/// [`in_root`] in a network namespace of its own as well, which has only a
+/// loopback device, and that one down: nothing inside reaches the network.
+pub fn in_root_offline<'a>(sh: &'a Shell, root: &Path, argv: &[&str]) -> Cmd<'a> {
+    in_namespaces(sh, "--mount --net", root, argv)
+}
+
+fn in_namespaces<'a>(sh: &'a Shell, unshare: &str, root: &Path, argv: &[&str]) -> Cmd<'a> {
     let script = "r=$0; mount -t proc proc \"$r/proc\" && mount -t sysfs sys \"$r/sys\" && \
                   mount --rbind /dev \"$r/dev\" && exec chroot \"$r\" \"$@\"";
+    let unshare = unshare.split(' ');
     cmd!(
         sh,
-        "unshare --mount --propagation private -- sh -c {script} {root} {argv...}"
+        "unshare {unshare...} --propagation private -- sh -c {script} {root} {argv...}"
     )
     .env("DEBIAN_FRONTEND", "noninteractive")
 }
@@ -654,6 +668,22 @@ impl Results {
             ok = false;
         }
         ok
+    }
+
+    /// Counts a check outside the KTAP, printed as `ok` or `not ok`.
+    pub fn check(&mut self, name: impl std::fmt::Display, ok: bool) {
+        if ok {
+            self.passed += 1;
+            println!("ok - {name}");
+        } else {
+            self.failed += 1;
+            println!("not ok - {name}");
+        }
+    }
+
+    /// Adds a note, shown under the summary line.
+    pub fn note(&mut self, note: String) {
+        self.notes.push(note);
     }
 
     /// Counts a failure outside the KTAP, with a note on it.

@@ -31,6 +31,7 @@ use crate::util::Stage;
 const TEST: Test = Test {
     name: "e2e-debian",
     suite: "sid",
+    root: "sid",
     sources: &[],
     script: "e2e-debian.sh",
 };

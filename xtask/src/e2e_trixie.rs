@@ -45,6 +45,7 @@ const BACKPORTS: &str = "trixie-backports";
 const TEST: Test = Test {
     name: "e2e-trixie",
     suite: "trixie",
+    root: "trixie",
     sources: &[
         "deb http://deb.debian.org/debian trixie-updates main",
         "deb http://deb.debian.org/debian-security trixie-security main",

@@ -8,6 +8,7 @@
 mod bench;
 mod build;
 mod deb;
+mod deb_chroot;
 mod dropin;
 mod e2e;
 mod e2e_debian;
@@ -56,7 +57,9 @@ commands:
   shell [--series S] interactive VM shell with the module loaded
   dropin DIR         write the selftests as a kselftest drop-in into DIR (e.g. a kernel
                      tree's tools/testing/selftests/mydevice), their crates vendored
-  deb                build the mydevice-dkms and mydevice-tools packages into target/deb/
+  deb [--chroot]     build the mydevice-dkms and mydevice-tools packages into target/deb/;
+                     --chroot: as Debian builds them, in a clean trixie root without
+                     network, into target/deb-chroot/
   bench [--smoke] [--reps N] [--only NAME] [--scale X] [--profile ROW]
                      the device against the kernel pipe in a VM; results in target/bench/
                      (--reps: pairs per workload, --only: some of its workloads,
@@ -107,6 +110,7 @@ fn try_main() -> Result<()> {
         ["run"] => run::run(&sh),
         ["shell", opts @ ..] => shell::run(&sh, Choice::parse("shell", opts, false)?.series),
         ["deb"] => deb::run(&sh),
+        ["deb", "--chroot"] => deb_chroot::run(&sh),
         ["dropin", dir] => dropin::run(&sh, dir),
         ["bench", opts @ ..] => bench::run(&sh, &bench::Options::parse(opts)?),
         ["soak", opts @ ..] => soak::run(&sh, &soak::Options::parse(opts)?),
