@@ -62,8 +62,9 @@ pub fn retry_eintr<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
 /// The errno of `ioctl(2)`: `EBADF` on a read-only file, `ENOTTY` on a file
 /// that is not the device.
 pub fn clear(fd: impl AsFd) -> Result<()> {
-    // SAFETY: `MYDEV_CLEAR` is `_IO`: the kernel ignores the argument, and
-    // the descriptor is borrowed for the call.
+    // SAFETY: `MYDEV_CLEAR` is `_IO`: no argument is passed, and none is
+    // read, by the device or by any driver that follows the `_IOC`
+    // convention for the number; the descriptor is borrowed for the call.
     unsafe { raw::clear(fd.as_fd().as_raw_fd()) }.map(drop)
 }
 
@@ -75,8 +76,9 @@ pub fn clear(fd: impl AsFd) -> Result<()> {
 /// new buffer cannot be allocated (the old one stays), `EBADF` on a
 /// read-only file.
 pub fn resize(fd: impl AsFd, bytes: u32) -> Result<()> {
-    // SAFETY: `MYDEV_RESIZE` is `_IOW` of one `__u32`, which the kernel only
-    // reads, and `bytes` lives across the call.
+    // SAFETY: `MYDEV_RESIZE` is `_IOW` of 4 bytes: the device, like any
+    // driver that follows the `_IOC` convention, only reads that many from
+    // the argument, and `bytes` is a live `u32` across the call.
     unsafe { raw::resize(fd.as_fd().as_raw_fd(), &bytes) }.map(drop)
 }
 
@@ -87,7 +89,7 @@ pub fn resize(fd: impl AsFd, bytes: u32) -> Result<()> {
 ///
 /// `EBADF` on a read-only file.
 pub fn hangup(fd: impl AsFd) -> Result<()> {
-    // SAFETY: `MYDEV_HANGUP` is `_IO`: the kernel ignores the argument.
+    // SAFETY: `MYDEV_HANGUP` is `_IO`: no argument is passed or read.
     unsafe { raw::hangup(fd.as_fd().as_raw_fd()) }.map(drop)
 }
 
@@ -98,9 +100,12 @@ pub fn hangup(fd: impl AsFd) -> Result<()> {
 ///
 /// The errno of `ioctl(2)`, e.g. `ENOTTY` on a file that is not the device.
 pub fn status_into(fd: impl AsFd, out: &mut MydevStatus) -> Result<()> {
-    // SAFETY: `MYDEV_STATUS` is `_IOR` of one `struct mydev_status`, which
-    // `MydevStatus` mirrors (the crate's tests compare it with the C header);
-    // `out` is valid for writes of that size across the call.
+    // SAFETY: `MYDEV_STATUS` is `_IOR` with the size of `struct
+    // mydev_status`, which `MydevStatus` mirrors (the crate's tests compare
+    // them with the C header): the device writes that struct, and a driver
+    // that follows the `_IOC` convention writes at most that size; `out` is
+    // valid for writes of it across the call, and every bit pattern is a
+    // valid `MydevStatus`.
     unsafe { raw::status(fd.as_fd().as_raw_fd(), out) }.map(drop)
 }
 
@@ -121,8 +126,8 @@ pub fn status(fd: impl AsFd) -> Result<MydevStatus> {
 ///
 /// The errno of `ioctl(2)`, e.g. `ENOTTY` from a module too old to know it.
 pub fn stats_into(fd: impl AsFd, out: &mut MydevStats) -> Result<()> {
-    // SAFETY: `MYDEV_STATS` is `_IOR` of one `struct mydev_stats`, which
-    // `MydevStats` mirrors; `out` is valid for writes of that size.
+    // SAFETY: As in `status_into`, for `struct mydev_stats` and
+    // `MydevStats`, which is plain integers too.
     unsafe { raw::stats(fd.as_fd().as_raw_fd(), out) }.map(drop)
 }
 
@@ -145,8 +150,8 @@ pub fn stats(fd: impl AsFd) -> Result<MydevStats> {
 /// `ENOTTY` on a file without `FIONREAD`.
 pub fn fionread(fd: impl AsFd) -> Result<i32> {
     let mut n: nix::libc::c_int = 0;
-    // SAFETY: `FIONREAD` writes one `int`, which `n` is, and `n` lives across
-    // the call.
+    // SAFETY: `FIONREAD` writes one `int` on every file that has it (and
+    // nothing on one that fails with `ENOTTY`); `n` is a live `c_int`.
     unsafe { raw::fionread(fd.as_fd().as_raw_fd(), &mut n) }?;
     Ok(n)
 }

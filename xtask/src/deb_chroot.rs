@@ -95,16 +95,7 @@ fn build(sh: &Shell) -> Result<()> {
     let src = deb::source(sh, "deb-chroot", false)?;
 
     let stage = Stage::start("sync");
-    let root = pristine.with_file_name(format!("debian-{}-run", TEST.root));
-    e2e::ensure_unmounted(&root)?;
-    let (from, to) = (
-        format!("{}/", pristine.display()),
-        format!("{}/", root.display()),
-    );
-    xshell::cmd!(sh, "rsync -aHAX --delete --one-file-system {from} {to}")
-        .quiet()
-        .run()
-        .context("copying the pristine root with rsync")?;
+    let root = e2e::copy_root(sh, &TEST, &pristine)?;
     let name = src
         .tree
         .file_name()
@@ -161,10 +152,9 @@ fn build(sh: &Shell) -> Result<()> {
         return results.finish(&TEST, total, "failed");
     }
     let toolchain = std::fs::read_to_string(&log).unwrap_or_default();
-    for line in toolchain
-        .lines()
-        .filter(|l| l.starts_with("rustc ") || l.starts_with("cargo ") || l.starts_with("network"))
-    {
+    for line in toolchain.lines().filter(|l| {
+        l.starts_with("rustc 1") || l.starts_with("cargo 1") || l.starts_with("network")
+    }) {
         stage.note(line.to_string());
     }
     stage.done("built");

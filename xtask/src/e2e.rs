@@ -310,7 +310,7 @@ pub fn make_root(
         &test.log(sh, "apt-update")?,
     )?;
     let steps = plan(&Apt { sh, root: &tmp })?;
-    stage.note("installing the kernel, its headers and source, the toolchain and DKMS (minutes)");
+    stage.note("installing the packages of the root with apt-get (minutes)");
     for (n, step) in steps.iter().enumerate() {
         let target: Vec<&str> = step.target.map_or(Vec::new(), |t| vec!["-t", t]);
         let download: &[&str] = if step.download_only {
@@ -375,6 +375,22 @@ pub fn make_root(
     Ok(pristine)
 }
 
+/// Copies the pristine root of `test` over the root a run works in,
+/// `debian-<root>-run` beside it, and returns that one.
+pub fn copy_root(sh: &Shell, test: &Test, pristine: &Path) -> Result<PathBuf> {
+    let root = pristine.with_file_name(format!("debian-{}-run", test.root));
+    ensure_unmounted(&root)?;
+    let (from, to) = (
+        format!("{}/", pristine.display()),
+        format!("{}/", root.display()),
+    );
+    cmd!(sh, "rsync -aHAX --delete --one-file-system {from} {to}")
+        .quiet()
+        .run()
+        .context("copying the pristine root with rsync")?;
+    Ok(root)
+}
+
 /// Where a root records the packages its apt steps only downloaded.
 const DOWNLOADS: &str = ".mydevice-e2e-downloads";
 
@@ -421,16 +437,7 @@ impl<'a> Run<'a> {
     /// into it.
     pub fn prepare(sh: &Shell, test: &'a Test, pristine: &Path) -> Result<Run<'a>> {
         let stage = Stage::start("sync");
-        let root = pristine.with_file_name(format!("debian-{}-run", test.root));
-        ensure_unmounted(&root)?;
-        let (from, to) = (
-            format!("{}/", pristine.display()),
-            format!("{}/", root.display()),
-        );
-        cmd!(sh, "rsync -aHAX --delete --one-file-system {from} {to}")
-            .quiet()
-            .run()
-            .context("copying the pristine root with rsync")?;
+        let root = copy_root(sh, test, pristine)?;
         let work = root.join(IN_ROOT);
         sh.create_dir(&work)
             .with_context(|| format!("creating {}", work.display()))?;
@@ -583,7 +590,7 @@ fn run_to_log(cmd: Cmd<'_>, log: &Path) -> Result<ExitStatus> {
 
 /// Fails when anything is mounted at or below `dir`: rsync --delete or a
 /// removal would reach into it.
-pub fn ensure_unmounted(dir: &Path) -> Result<()> {
+fn ensure_unmounted(dir: &Path) -> Result<()> {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
     let dir = dir.display().to_string();
     if let Some(line) = mounts.lines().find(|l| {
