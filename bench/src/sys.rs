@@ -38,7 +38,7 @@ pub fn install_signal_handlers() -> io::Result<()> {
     act.sa_flags = 0;
     // SAFETY: `act` is initialised, the handler only stores to an atomic,
     // which is async-signal-safe, and a null old-action pointer is allowed.
-    cvt(unsafe { libc::sigaction(libc::SIGALRM, &act, std::ptr::null_mut()) })?;
+    Errno::result(unsafe { libc::sigaction(libc::SIGALRM, &act, std::ptr::null_mut()) })?;
     // SAFETY: Ignoring SIGPIPE has no memory-safety requirement.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     Ok(())
@@ -72,15 +72,6 @@ pub fn timed_out() -> bool {
 
 fn timeout_error(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, format!("{what}: deadline passed"))
-}
-
-/// Turns a `-1` return into the `errno` error.
-pub fn cvt<T: Default + PartialOrd>(ret: T) -> io::Result<T> {
-    if ret < T::default() {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
 }
 
 /// Runs `call` until it succeeds, fails with something other than `EINTR`,
@@ -260,7 +251,7 @@ impl Children {
         let _ = io::stderr().flush();
         // SAFETY: This program is single-threaded, so the child may go on
         // running ordinary Rust code, allocation included.
-        let pid = cvt(unsafe { libc::fork() })?;
+        let pid = Errno::result(unsafe { libc::fork() })?;
         if pid == 0 {
             // SAFETY: Resetting a signal action, setting the parent-death
             // signal and arming an alarm have no memory-safety requirement.

@@ -15,15 +15,6 @@ pub use mydevice_abi::sys::Errno;
 /// The result of a system call.
 pub type SysResult<T> = Result<T, Errno>;
 
-/// Turns a `-1`-on-error return value into a [`SysResult`].
-pub fn check(ret: libc::c_long) -> SysResult<libc::c_long> {
-    if ret < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(ret)
-    }
-}
-
 /// Calls `f` until it fails with something other than `EINTR`.
 pub use mydevice_abi::sys::retry_eintr as retry;
 
@@ -32,27 +23,27 @@ pub fn open(path: &str, flags: i32) -> SysResult<i32> {
     let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `c` is a valid NUL-terminated string.
     let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, 0o600) };
-    check(fd as libc::c_long).map(|fd| fd as i32)
+    Errno::result(fd as libc::c_long).map(|fd| fd as i32)
 }
 
 /// `close(2)`.
 pub fn close(fd: i32) -> SysResult<()> {
     // SAFETY: Closing a descriptor has no memory-safety requirements.
-    check(unsafe { libc::close(fd) } as libc::c_long).map(|_| ())
+    Errno::result(unsafe { libc::close(fd) } as libc::c_long).map(|_| ())
 }
 
 /// `read(2)` into `buf`.
 pub fn read(fd: i32, buf: &mut [u8]) -> SysResult<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    check(n as libc::c_long).map(|n| n as usize)
+    Errno::result(n as libc::c_long).map(|n| n as usize)
 }
 
 /// `write(2)` from `buf`.
 pub fn write(fd: i32, buf: &[u8]) -> SysResult<usize> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
     let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-    check(n as libc::c_long).map(|n| n as usize)
+    Errno::result(n as libc::c_long).map(|n| n as usize)
 }
 
 /// `read(2)` into an arbitrary address, for the fault tests.
@@ -60,14 +51,14 @@ pub fn read_raw(fd: i32, addr: usize, len: usize) -> SysResult<usize> {
     // SAFETY: The kernel checks the address; a bad one gives EFAULT and
     // touches no memory of this process that the test did not hand over.
     let n = unsafe { libc::read(fd, addr as *mut libc::c_void, len) };
-    check(n as libc::c_long).map(|n| n as usize)
+    Errno::result(n as libc::c_long).map(|n| n as usize)
 }
 
 /// `write(2)` from an arbitrary address, for the fault tests.
 pub fn write_raw(fd: i32, addr: usize, len: usize) -> SysResult<usize> {
     // SAFETY: The kernel only reads from the address and checks it.
     let n = unsafe { libc::write(fd, addr as *const libc::c_void, len) };
-    check(n as libc::c_long).map(|n| n as usize)
+    Errno::result(n as libc::c_long).map(|n| n as usize)
 }
 
 /// `ioctl(2)` with an arbitrary argument word.
@@ -75,21 +66,22 @@ pub fn ioctl_raw(fd: i32, cmd: u32, arg: usize) -> SysResult<i32> {
     // SAFETY: The argument is passed to the kernel as a plain word; the
     // kernel validates any pointer in it.
     let r = unsafe { libc::ioctl(fd, cmd as _, arg) };
-    check(r as libc::c_long).map(|r| r as i32)
+    Errno::result(r as libc::c_long).map(|r| r as i32)
 }
 
 /// `fcntl(fd, F_GETFL)` and `F_SETFL` with `flags` added.
 pub fn add_fl(fd: i32, flags: i32) -> SysResult<()> {
     // SAFETY: F_GETFL and F_SETFL take no pointers.
-    let old = check(unsafe { libc::fcntl(fd, libc::F_GETFL) } as libc::c_long)? as i32;
+    let old = Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFL) } as libc::c_long)? as i32;
     // SAFETY: As above.
-    check(unsafe { libc::fcntl(fd, libc::F_SETFL, old | flags) } as libc::c_long).map(|_| ())
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFL, old | flags) } as libc::c_long)
+        .map(|_| ())
 }
 
 /// `fcntl(fd, F_SETOWN, pid)`.
 pub fn set_owner(fd: i32, pid: i32) -> SysResult<()> {
     // SAFETY: F_SETOWN takes no pointers.
-    check(unsafe { libc::fcntl(fd, libc::F_SETOWN, pid) } as libc::c_long).map(|_| ())
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETOWN, pid) } as libc::c_long).map(|_| ())
 }
 
 /// A pipe of two descriptors.
@@ -105,7 +97,7 @@ impl Pipe {
     pub fn new() -> SysResult<Self> {
         let mut fds = [0i32; 2];
         // SAFETY: `fds` has room for two descriptors.
-        check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } as libc::c_long)?;
+        Errno::result(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } as libc::c_long)?;
         Ok(Pipe {
             rd: fds[0],
             wr: fds[1],
@@ -121,14 +113,14 @@ pub fn poll_one(fd: i32, events: i16, timeout_ms: i32) -> SysResult<i16> {
         revents: 0,
     };
     // SAFETY: `p` is one valid pollfd.
-    check(unsafe { libc::poll(&mut p, 1, timeout_ms) } as libc::c_long)?;
+    Errno::result(unsafe { libc::poll(&mut p, 1, timeout_ms) } as libc::c_long)?;
     Ok(p.revents)
 }
 
 /// Sends `sig` to `pid`.
 pub fn kill(pid: i32, sig: i32) -> SysResult<()> {
     // SAFETY: kill() takes no pointers.
-    check(unsafe { libc::kill(pid, sig) } as libc::c_long).map(|_| ())
+    Errno::result(unsafe { libc::kill(pid, sig) } as libc::c_long).map(|_| ())
 }
 
 /// The calling process's id.
@@ -178,7 +170,8 @@ fn set_action(sig: i32, handler: usize, flags: i32) -> SysResult<()> {
     sa.sa_flags = flags;
     // SAFETY: `sa` is initialised; the handler, if any, is async-signal-safe
     // (it only touches atomics).
-    check(unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } as libc::c_long).map(|_| ())
+    Errno::result(unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } as libc::c_long)
+        .map(|_| ())
 }
 
 /// Polls `cond` every few milliseconds until it holds or `timeout` passes.
@@ -256,10 +249,9 @@ impl Mapping {
         let ps = page_size();
         // SAFETY: The page lies inside this mapping; nothing in Rust holds a
         // reference to it.
-        check(
-            unsafe { libc::mprotect((self.addr + index * ps) as *mut _, ps, libc::PROT_NONE) }
-                as libc::c_long,
-        )
+        Errno::result(unsafe {
+            libc::mprotect((self.addr + index * ps) as *mut _, ps, libc::PROT_NONE)
+        } as libc::c_long)
         .map(|_| ())
     }
 
@@ -315,7 +307,7 @@ pub fn preadv2(fd: i32, n: usize, flags: i32) -> SysResult<Vec<u8>> {
         iov_len: n,
     };
     // SAFETY: `iov` describes `buf`, which is valid for writes of `n` bytes.
-    let got = check(unsafe { libc::preadv2(fd, &iov, 1, -1, flags) } as libc::c_long)?;
+    let got = Errno::result(unsafe { libc::preadv2(fd, &iov, 1, -1, flags) } as libc::c_long)?;
     buf.truncate(got as usize);
     Ok(buf)
 }
@@ -327,7 +319,7 @@ pub fn pwritev2(fd: i32, data: &[u8], flags: i32) -> SysResult<usize> {
         iov_len: data.len(),
     };
     // SAFETY: `iov` describes `data`, which the kernel only reads.
-    let n = check(unsafe { libc::pwritev2(fd, &iov, 1, -1, flags) } as libc::c_long)?;
+    let n = Errno::result(unsafe { libc::pwritev2(fd, &iov, 1, -1, flags) } as libc::c_long)?;
     Ok(n as usize)
 }
 
@@ -336,21 +328,21 @@ pub fn splice(fd_in: i32, fd_out: i32, len: usize, flags: u32) -> SysResult<usiz
     let null = std::ptr::null_mut();
     // SAFETY: Null offsets make the kernel use the files' own positions.
     let n = unsafe { libc::splice(fd_in, null, fd_out, null, len, flags) };
-    check(n as libc::c_long).map(|n| n as usize)
+    Errno::result(n as libc::c_long).map(|n| n as usize)
 }
 
 /// `tee(2)` of up to `len` bytes from the pipe `fd_in` to the pipe `fd_out`.
 pub fn tee(fd_in: i32, fd_out: i32, len: usize, flags: u32) -> SysResult<usize> {
     // SAFETY: tee() takes no pointers.
     let n = unsafe { libc::tee(fd_in, fd_out, len, flags) };
-    check(n as libc::c_long).map(|n| n as usize)
+    Errno::result(n as libc::c_long).map(|n| n as usize)
 }
 
 /// `sendfile(2)` of up to `count` bytes from `in_fd` to `out_fd`, at the current positions.
 pub fn sendfile(out_fd: i32, in_fd: i32, count: usize) -> SysResult<usize> {
     // SAFETY: A null offset makes the kernel use the input file's position.
     let n = unsafe { libc::sendfile(out_fd, in_fd, std::ptr::null_mut(), count) };
-    check(n as libc::c_long).map(|n| n as usize)
+    Errno::result(n as libc::c_long).map(|n| n as usize)
 }
 
 fn sigset_of(sig: i32) -> libc::sigset_t {
@@ -380,7 +372,7 @@ pub fn signal_pending(sig: i32) -> SysResult<bool> {
     // SAFETY: An all-zero sigset_t is valid storage for sigpending().
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is valid for writes.
-    check(unsafe { libc::sigpending(&mut set) } as libc::c_long)?;
+    Errno::result(unsafe { libc::sigpending(&mut set) } as libc::c_long)?;
     // SAFETY: `set` was filled in by sigpending().
     Ok(unsafe { libc::sigismember(&set, sig) } == 1)
 }
@@ -419,7 +411,7 @@ pub fn select_one(fd: i32, read: bool, write: bool, timeout_ms: i64) -> SysResul
     };
     // SAFETY: The sets and the timeval are valid for the call.
     let n = unsafe { libc::select(fd + 1, &mut r, &mut w, std::ptr::null_mut(), &mut tv) };
-    check(n as libc::c_long)?;
+    Errno::result(n as libc::c_long)?;
     // SAFETY: Reading the sets the kernel filled in.
     Ok(unsafe { (libc::FD_ISSET(fd, &r), libc::FD_ISSET(fd, &w)) })
 }
@@ -460,7 +452,8 @@ impl Epoll {
     /// Creates an empty instance.
     pub fn new() -> SysResult<Self> {
         // SAFETY: epoll_create1() takes no pointers.
-        let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) } as libc::c_long)?;
+        let fd =
+            Errno::result(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) } as libc::c_long)?;
         Ok(Epoll { fd: fd as i32 })
     }
 
@@ -479,7 +472,7 @@ impl Epoll {
         };
         // SAFETY: `ev` is a valid event for the call.
         let r = unsafe { libc::epoll_ctl(self.fd, libc::EPOLL_CTL_ADD, target, &mut ev) };
-        check(r as libc::c_long).map(|_| ())
+        Errno::result(r as libc::c_long).map(|_| ())
     }
 
     /// The event masks reported within `timeout_ms`, retrying `EINTR`.
@@ -488,7 +481,7 @@ impl Epoll {
         let n = retry(|| {
             // SAFETY: `evs` has room for 4 events.
             let n = unsafe { libc::epoll_wait(self.fd, evs.as_mut_ptr(), 4, timeout_ms) };
-            check(n as libc::c_long)
+            Errno::result(n as libc::c_long)
         })?;
         Ok(evs[..n as usize].iter().map(|e| e.events).collect())
     }

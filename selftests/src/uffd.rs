@@ -72,7 +72,7 @@ impl FaultingPage {
         let flags = libc::O_CLOEXEC | libc::O_NONBLOCK;
         // SAFETY: userfaultfd() takes no pointers.
         let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) };
-        let uffd = match sys::check(fd as libc::c_long) {
+        let uffd = match sys::Errno::result(fd as libc::c_long) {
             Ok(fd) => fd as i32,
             Err(Errno::ENOSYS) => {
                 return Err(Failure::Skip(

@@ -22,7 +22,7 @@ fn delete_module() -> SysResult<()> {
     let n = CString::new("mydevice").map_err(|_| Errno::EINVAL)?;
     // SAFETY: `n` is a valid NUL-terminated string.
     let r = unsafe { libc::syscall(libc::SYS_delete_module, n.as_ptr(), libc::O_NONBLOCK) };
-    sys::check(r).map(|_| ())
+    sys::Errno::result(r).map(|_| ())
 }
 
 /// The module's reference count from sysfs.

@@ -374,7 +374,7 @@ fn finit(params: &str) -> SysResult<()> {
     let p = CString::new(params).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `p` is a valid NUL-terminated string; `fd` is open.
     let r = unsafe { libc::syscall(libc::SYS_finit_module, fd, p.as_ptr(), 0) };
-    let res = sys::check(r);
+    let res = sys::Errno::result(r);
     let _ = sys::close(fd);
     res.map(|_| ())
 }
@@ -384,7 +384,7 @@ fn finit_fd(fd: i32, params: &str) -> SysResult<()> {
     let p = CString::new(params).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `p` is a valid NUL-terminated string; `fd` is open.
     let r = unsafe { libc::syscall(libc::SYS_finit_module, fd, p.as_ptr(), 0) };
-    sys::check(r).map(|_| ())
+    sys::Errno::result(r).map(|_| ())
 }
 
 /// The module image in a memfd, so that the loads under fault injection
@@ -404,7 +404,7 @@ fn delete_module() -> SysResult<()> {
     let n = c"mydevice";
     // SAFETY: `n` is a valid NUL-terminated string.
     let r = unsafe { libc::syscall(libc::SYS_delete_module, n.as_ptr(), libc::O_NONBLOCK) };
-    sys::check(r).map(|_| ())
+    sys::Errno::result(r).map(|_| ())
 }
 
 fn fault_points_max() -> u32 {

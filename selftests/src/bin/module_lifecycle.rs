@@ -36,7 +36,7 @@ fn finit(params: &str) -> SysResult<()> {
     let p = CString::new(params).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `p` is a valid NUL-terminated string; `fd` is open.
     let r = unsafe { libc::syscall(libc::SYS_finit_module, fd, p.as_ptr(), 0) };
-    let res = sys::check(r);
+    let res = sys::Errno::result(r);
     let _ = sys::close(fd);
     res.map(|_| ())
 }
@@ -46,7 +46,7 @@ fn delete() -> SysResult<()> {
     let n = CString::new(NAME).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `n` is a valid NUL-terminated string.
     let r = unsafe { libc::syscall(libc::SYS_delete_module, n.as_ptr(), libc::O_NONBLOCK) };
-    sys::check(r).map(|_| ())
+    sys::Errno::result(r).map(|_| ())
 }
 
 /// Runs a command; returns (success, stdout + stderr).
