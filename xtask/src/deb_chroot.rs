@@ -119,11 +119,12 @@ fn build(sh: &Shell) -> Result<()> {
         log.display()
     ));
     // `env -i`: nothing of this process's environment (rustup's, cargo's)
-    // reaches the build. The first check proves the network is gone.
+    // reaches the build. The first checks prove the network is gone (`set
+    // -e` does not act on a `!` command, hence the `if`).
     let script = format!(
         "set -e; echo \"network devices: $(ls /sys/class/net)\"; \
          test \"$(ls /sys/class/net)\" = lo; \
-         ! getent hosts deb.debian.org; \
+         if getent hosts deb.debian.org; then echo 'the network is reachable' >&2; exit 1; fi; \
          cd /{IN_ROOT}/{name}; rustc --version; cargo --version; \
          dpkg-buildpackage -us -uc -b"
     );
