@@ -8,7 +8,7 @@
 //! `kernel/mydevice.config`; the debug flavour adds `kernel/debug.config`
 //! (KASAN, kmemleak, fault injection) and builds with clang, because Rust
 //! allows KASAN only in a clang-built kernel. A build is keyed by the Linux
-//! source version (which names the series), the fragments, rustc, bindgen
+//! source version (which names the series), the fragments' options, rustc, bindgen
 //! and virtme-ng (and clang for the debug flavour), and lives in
 //! `<cache>/kernel/<linux version>-<key>` (`-debug-<key>` for the debug
 //! flavour). A stamp file written after a successful make marks it reusable.
@@ -161,18 +161,16 @@ pub fn locate(sh: &Shell, choice: impl Into<Choice>) -> Result<Kernel> {
     };
     let mut fragment_hashes = Vec::new();
     for fragment in flavour.fragments() {
-        let bytes = sh
-            .read_binary_file(&fragment)
+        let text = sh
+            .read_file(&fragment)
             .with_context(|| format!("reading the config fragment {}", fragment.display()))?;
-        fragment_hashes.push(util::sha256(sh, &bytes)?);
+        fragment_hashes.push(util::sha256(sh, fragment_options(&text).as_bytes())?);
     }
     let tool = |name: &str| {
         util::version_of(sh, name)
             .with_context(|| format!("`{name} --version` failed: run `cargo xtask setup`"))
     };
-    // The base flavour's inputs are unchanged from before flavours and
-    // series existed, so its cached build stays valid; the Linux version
-    // names the series.
+    // The Linux version names the series.
     let mut inputs = format!(
         "linux={linux}\nfragment={}\nrustc={}\nbindgen={}\nvng={}\n",
         fragment_hashes.join(","),
@@ -198,6 +196,21 @@ pub fn locate(sh: &Shell, choice: impl Into<Choice>) -> Result<Kernel> {
         flavour,
         make_args: flavour.make_args(),
     })
+}
+
+/// What of a config fragment makes the kernel: its option lines, each
+/// trimmed, in order, `# CONFIG_X is not set` among them; other comments
+/// and blank lines do not, so editing them rebuilds nothing.
+fn fragment_options(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| {
+            !line.is_empty()
+                && (!line.starts_with('#')
+                    || (line.starts_with("# CONFIG_") && line.ends_with(" is not set")))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
 /// The build directory's name: `<linux version>[-debug]-<key>`, with the
@@ -402,6 +415,18 @@ fn make(sh: &Shell, kernel: &Kernel, stage: &Stage) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fragment_options_ignore_comments_but_not_unset_options() {
+        let text = "# SPDX-License-Identifier: GPL-2.0-only\n#\n# Why.\n\n\
+                    CONFIG_RUST=y\n  CONFIG_KUNIT=y  \n# CONFIG_DEBUG_INFO is not set\n";
+        assert_eq!(
+            fragment_options(text),
+            "CONFIG_RUST=y\nCONFIG_KUNIT=y\n# CONFIG_DEBUG_INFO is not set\n"
+        );
+        let edited = text.replace("# Why.", "# Why, said otherwise.");
+        assert_eq!(fragment_options(&edited), fragment_options(text));
+    }
 
     #[test]
     fn fragment_check_finds_mismatches() {
