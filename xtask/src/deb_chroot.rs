@@ -13,8 +13,6 @@
 //! cargo and rustc 1.85 compile it. Then the root gets lintian, from the
 //! archive, and the packages must be clean by the current lintian too.
 
-use std::path::Path;
-
 use anyhow::bail;
 use anyhow::Context;
 use anyhow::Result;
@@ -207,11 +205,7 @@ fn build(sh: &Shell) -> Result<()> {
     } else {
         format!("{version}: {} tags", tags.len())
     });
-    results.finish(&TEST, total, &format!("packages in {}", display(&out)))
-}
-
-fn display(path: &Path) -> String {
-    path.display().to_string()
+    results.finish(&TEST, total, &format!("packages in {}", out.display()))
 }
 
 #[cfg(test)]
