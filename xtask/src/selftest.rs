@@ -159,6 +159,10 @@ pub fn selftest_suite(dir: &Path, name: &str, per_test: u64) -> Suite {
         }
     }
     if suite.failed() > 0 {
+        // Why each case failed, so that a CI log without the files says it.
+        suite.notes.extend(fail_lines(
+            &std::fs::read_to_string(&ktap_file).unwrap_or_default(),
+        ));
         let stderr = util::tail(&base.with_extension("stderr"), 5);
         if !stderr.trim().is_empty() {
             suite.notes.push(format!("stderr: {stderr}"));
@@ -167,9 +171,24 @@ pub fn selftest_suite(dir: &Path, name: &str, per_test: u64) -> Suite {
     suite
 }
 
+/// The harness's `# NAME: FAIL: ...` lines, at most 10 of them.
+fn fail_lines(ktap: &str) -> Vec<String> {
+    ktap.lines()
+        .filter(|l| l.starts_with("# ") && l.contains(": FAIL: "))
+        .take(10)
+        .map(|l| l[2..].to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fail_lines_are_the_harness_failures() {
+        let ktap = "TAP version 13\n# a: 3 opens\n# a: FAIL: /proc open_count: 1\nnot ok 1 a\n";
+        assert_eq!(fail_lines(ktap), ["a: FAIL: /proc open_count: 1"]);
+    }
 
     fn vars(list: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
         list.iter()

@@ -268,11 +268,19 @@ fn open_close_storm_while_hangup_fires(t: &mut T) -> TestResult {
     let st = dev.status().context("MYDEV_STATUS")?;
     expect_eq!(t, st.open_count, 1, "open_count with one file open");
     expect!(t, st.bytes_used <= st.buffer_size, "STATUS {st:?}");
-    dev.write_all(b"alive")?;
+    // The storm's writers may have left the FIFO full, which would make a
+    // non-blocking write fail with EAGAIN: empty it first.
     dev.clear().context("MYDEV_CLEAR")?;
+    dev.write_all(b"alive")?;
+    expect!(
+        t,
+        dev.read_exact(5).context("read")? == b"alive",
+        "the device does not give back what was written after the storm"
+    );
     expect!(t, hangups > 0, "no hangup fired");
     t.diag(format!(
-        "{STORMS} processes: {opens} opens, {hangups} hangups"
+        "{STORMS} processes: {opens} opens, {hangups} hangups; {} of {} bytes left",
+        st.bytes_used, st.buffer_size
     ));
     Ok(())
 }
