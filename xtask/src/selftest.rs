@@ -123,7 +123,8 @@ pub fn selftest_suite(dir: &Path, name: &str, per_test: u64) -> Suite {
             .push("the program did not run (see console.log)".into());
         return suite;
     };
-    let report = ktap::parse(&std::fs::read_to_string(&ktap_file).unwrap_or_default());
+    let ktap_text = std::fs::read_to_string(&ktap_file).unwrap_or_default();
+    let report = ktap::parse(&ktap_text);
     let has = |o: Outcome| report.cases.iter().any(|c| c.outcome == o);
     let (failed, skipped) = (has(Outcome::Fail), has(Outcome::Skip));
     suite.cases.extend(report.cases);
@@ -160,9 +161,7 @@ pub fn selftest_suite(dir: &Path, name: &str, per_test: u64) -> Suite {
     }
     if suite.failed() > 0 {
         // Why each case failed, so that a CI log without the files says it.
-        suite.notes.extend(fail_lines(
-            &std::fs::read_to_string(&ktap_file).unwrap_or_default(),
-        ));
+        suite.notes.extend(fail_lines(&ktap_text));
         let stderr = util::tail(&base.with_extension("stderr"), 5);
         if !stderr.trim().is_empty() {
             suite.notes.push(format!("stderr: {stderr}"));
@@ -174,9 +173,10 @@ pub fn selftest_suite(dir: &Path, name: &str, per_test: u64) -> Suite {
 /// The harness's `# NAME: FAIL: ...` lines, at most 10 of them.
 fn fail_lines(ktap: &str) -> Vec<String> {
     ktap.lines()
-        .filter(|l| l.starts_with("# ") && l.contains(": FAIL: "))
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.contains(": FAIL: "))
         .take(10)
-        .map(|l| l[2..].to_string())
+        .map(str::to_string)
         .collect()
 }
 
