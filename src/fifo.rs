@@ -84,6 +84,17 @@ pub(crate) fn pollout_mark(capacity: usize) -> usize {
     ioctl::ATOMIC_MAX.min(capacity)
 }
 
+/// Returns the free bytes that a write of `total` bytes, `written` of
+/// them stored, needs to go on: all of an atomic write before its first
+/// byte is stored, otherwise one.
+fn write_need(total: usize, written: usize, capacity: usize) -> usize {
+    if written == 0 {
+        ioctl::atomic_need(total, capacity)
+    } else {
+        1
+    }
+}
+
 /// Counters that run from module load, reported by `MYDEV_STATS` and /proc.
 #[derive(Default)]
 struct Counters {
@@ -183,11 +194,21 @@ impl Readiness {
         }
     }
 
+    /// Whether a reader can return now, with data or with EOF.
+    pub(crate) fn readable(self) -> bool {
+        self.used > 0 || self.hung_up
+    }
+
+    /// Returns the free space in bytes.
+    pub(crate) fn free(self) -> usize {
+        (self.capacity - self.used) as usize
+    }
+
     /// Returns the poll mask for a file opened with `access`.
     pub(crate) fn mask(self, access: Access) -> u32 {
         let mut mask = 0;
         if access.read {
-            if self.used > 0 || self.hung_up {
+            if self.readable() {
                 mask |= POLL_READABLE;
             }
             if self.hung_up {
@@ -200,7 +221,7 @@ impl Readiness {
             // readers.
             if self.hung_up {
                 mask |= POLL_ERROR;
-            } else if (self.capacity - self.used) as usize >= pollout_mark(self.capacity as usize) {
+            } else if self.free() >= pollout_mark(self.capacity as usize) {
                 mask |= POLL_WRITABLE;
             }
         }
@@ -336,13 +357,27 @@ impl Fifo {
         }
     }
 
-    /// Sleeps on `side`'s queue with the lock released, counted as waiting.
+    /// Returns what [`Fifo::publish`] last made visible, without a lock.
+    fn readiness(&self) -> Readiness {
+        // Pairs with the `Release` store in `publish`.
+        Readiness::unpack(self.ready.load(Acquire))
+    }
+
+    /// Sleeps on `side`'s queue with the lock released, counted as waiting,
+    /// until `ready` holds for the published state or a signal arrives.
+    ///
+    /// `ready` is checked without the lock after every wakeup, as pipe.c
+    /// checks `pipe_readable()` before it locks: a task woken for a change
+    /// that another task has used up sleeps on, without taking the mutex
+    /// from the tasks at work. It is a hint; the caller checks its
+    /// condition again under the lock.
     ///
     /// Returns the guard, taken again, and whether a signal is pending.
     fn sleep<'a>(
         &'a self,
         side: Side,
         mut inner: MutexGuard<'a, Inner>,
+        mut ready: impl FnMut(Readiness) -> bool,
     ) -> (MutexGuard<'a, Inner>, bool) {
         let queue = match side {
             Side::Reader => {
@@ -359,13 +394,26 @@ impl Fifo {
         // Show the sleeper in `STATS` before it sleeps. The next publish,
         // which every caller makes before it returns, shows it awake.
         let snapshot = self.publish(&mut inner);
+        // The sleeper stays counted as waiting until it holds the lock
+        // again, so a waker that changes the state after this unlock wakes
+        // it, and `ready` sees every change made before that wakeup.
+        drop(inner);
         self.store(snapshot);
-        let (mut inner, signalled) = queue.wait_interruptible(inner);
+        let waited = queue.wait_interruptible_until(|| ready(self.readiness()));
+        let mut inner = self.inner.lock();
+        // The first sleep is counted above; the ones after it are here.
+        let again = u64::from(waited.sleeps.saturating_sub(1));
         match side {
-            Side::Reader => inner.readers_waiting -= 1,
-            Side::Writer => inner.writers_waiting -= 1,
+            Side::Reader => {
+                inner.readers_waiting -= 1;
+                inner.counters.reader_sleeps += again;
+            }
+            Side::Writer => {
+                inner.writers_waiting -= 1;
+                inner.counters.writer_sleeps += again;
+            }
         }
-        (inner, signalled)
+        (inner, waited.signalled)
     }
 
     /// Wakes whom `wake` names. Call it with the lock dropped.
@@ -436,7 +484,7 @@ impl Fifo {
                 return Err(EAGAIN);
             }
             let signalled;
-            (inner, signalled) = self.sleep(Side::Reader, inner);
+            (inner, signalled) = self.sleep(Side::Reader, inner, Readiness::readable);
             slept = true;
             // A sleeper picked by an exclusive wakeup must not leave with it:
             // if there is data, take it even with a signal pending, as
@@ -531,11 +579,7 @@ impl Fifo {
             }
 
             let remaining = total - written;
-            let need = if written == 0 {
-                ioctl::atomic_need(remaining, inner.ring.capacity())
-            } else {
-                1
-            };
+            let need = write_need(total, written, inner.ring.capacity());
 
             if inner.ring.free() >= need {
                 let was_empty = inner.ring.is_empty();
@@ -601,7 +645,18 @@ impl Fifo {
 
             // A signal ends the wait, but the room is checked once more
             // first, so a writer picked by a wakeup does not waste it.
-            (inner, signalled) = self.sleep(Side::Writer, inner);
+            //
+            // Without the lock, a woken writer goes on when its write fits.
+            // When it does not but some room is free, it takes the lock all
+            // the same, so that the rule above can pass the wakeup on to a
+            // writer that needs less.
+            let mut woken = false;
+            (inner, signalled) = self.sleep(Side::Writer, inner, |r| {
+                let need = write_need(total, written, r.capacity as usize);
+                let go = r.hung_up || r.free() >= need || (woken && r.free() > 0);
+                woken = true;
+                go
+            });
             slept = true;
         };
 
@@ -640,8 +695,7 @@ impl Fifo {
         if !self.poll_usage.load(Relaxed) {
             self.poll_usage.store(true, Relaxed);
         }
-        // Pairs with the `Release` store in `publish`.
-        Readiness::unpack(self.ready.load(Acquire)).mask(access)
+        self.readiness().mask(access)
     }
 
     /// Turns `O_ASYNC` notification on or off for `file`.
@@ -748,7 +802,7 @@ impl Fifo {
 
     /// Returns the number of bytes buffered.
     pub(crate) fn used(&self) -> usize {
-        Readiness::unpack(self.ready.load(Acquire)).used as usize
+        self.readiness().used as usize
     }
 
     /// Carries out an ioctl request on a file opened with `access`.

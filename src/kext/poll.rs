@@ -23,17 +23,8 @@ use kernel::{
         c_uint, //
     },
     prelude::*,
-    sync::{
-        lock::{
-            Backend,
-            Guard, //
-        },
-        LockClassKey,
-    },
-    task::{
-        MAX_SCHEDULE_TIMEOUT,
-        TASK_INTERRUPTIBLE, //
-    },
+    sync::LockClassKey,
+    task::TASK_INTERRUPTIBLE,
     types::Opaque,
 };
 
@@ -45,6 +36,14 @@ pub(crate) const POLL_WRITABLE: u32 = bindings::POLLOUT | bindings::POLLWRNORM;
 pub(crate) const POLL_HANGUP: u32 = bindings::POLLHUP;
 /// Error: `EPOLLERR`, for writers that can no longer write.
 pub(crate) const POLL_ERROR: u32 = bindings::POLLERR;
+
+/// How [`PollQueue::wait_interruptible_until`] ended.
+pub(crate) struct Waited {
+    /// A signal is pending, and the condition was still false.
+    pub(crate) signalled: bool,
+    /// How many times the task slept.
+    pub(crate) sleeps: u32,
+}
 
 /// A wait queue whose wakeups carry a poll key.
 ///
@@ -83,35 +82,58 @@ impl PollQueue {
         })
     }
 
-    /// Releases `guard`'s lock and sleeps, interruptibly and exclusively,
-    /// until woken; then takes the lock again.
+    /// Sleeps, interruptibly and exclusively, until `ready` returns true or
+    /// a signal is pending, as `wait_event_interruptible_exclusive()` does.
     ///
-    /// Returns the new guard and whether a signal is pending. The caller
-    /// loops on its own condition: a wakeup is a hint.
-    pub(crate) fn wait_interruptible<'a, T: ?Sized, B: Backend>(
-        &self,
-        guard: Guard<'a, T, B>,
-    ) -> (Guard<'a, T, B>, bool) {
-        let lock = guard.lock_ref();
+    /// `ready` is called with the task queued and its state set, first
+    /// before the first sleep and again after every wakeup: a change that
+    /// a waker makes before its wakeup is either seen by `ready` or wakes
+    /// this task. The caller holds no lock, so a woken task whose condition
+    /// another task took away sleeps on without taking the caller's lock.
+    ///
+    /// Returns whether a signal ended the wait with `ready` false, and how
+    /// many times the task slept. A task that leaves on a signal is taken
+    /// off the queue before it returns, so a later wakeup finds another
+    /// sleeper.
+    pub(crate) fn wait_interruptible_until(&self, mut ready: impl FnMut() -> bool) -> Waited {
         let wait = Opaque::<bindings::wait_queue_entry>::uninit();
-        // SAFETY: `wait` is valid memory for an entry.
-        unsafe { bindings::init_wait(wait.get()) };
-        // SAFETY: `wait` and `head` are valid. The entry stays on this
-        // stack frame, unmoved, until `finish_wait` removes it below.
-        // Queueing before the unlock means that a wakeup issued after the
-        // caller's condition check, once the lock is dropped, finds this
-        // task (see `prepare_to_wait` in kernel/sched/wait.c).
-        unsafe {
-            bindings::prepare_to_wait_exclusive(self.head.get(), wait.get(), TASK_INTERRUPTIBLE)
+        // SAFETY: `wait` is valid memory for an entry. `init_wait_entry`
+        // sets it up with `autoremove_wake_function`, which takes it off the
+        // queue when it wakes this task.
+        unsafe { bindings::init_wait_entry(wait.get(), bindings::WQ_FLAG_EXCLUSIVE as c_int) };
+        let mut waited = Waited {
+            signalled: false,
+            sleeps: 0,
         };
-        drop(guard);
-        // SAFETY: Sleeping is allowed: the lock was just released and the
-        // caller holds no other, as `Guard` is the only way to hold one here.
-        unsafe { bindings::schedule_timeout(MAX_SCHEDULE_TIMEOUT) };
-        // SAFETY: `wait` was queued on `head` above; `finish_wait` takes it
-        // off if no wakeup did, and sets the task running.
+        loop {
+            // SAFETY: `wait` and `head` are valid, and the entry stays on
+            // this stack frame, unmoved, until `finish_wait` below. The call
+            // queues the entry at the tail, as it is exclusive, unless it is
+            // queued already, and sets the task interruptible; with a signal
+            // pending it takes the entry off the queue and returns
+            // `-ERESTARTSYS` instead (kernel/sched/wait.c).
+            let pending = unsafe {
+                bindings::prepare_to_wait_event(self.head.get(), wait.get(), TASK_INTERRUPTIBLE)
+            };
+            if ready() {
+                break;
+            }
+            if pending != 0 {
+                waited.signalled = true;
+                break;
+            }
+            // SAFETY: Switches to another task until a wakeup sets this
+            // one running; `schedule` has no other requirement. Sleeping
+            // while atomic would be a bug that the scheduler reports, and
+            // this is a function for process context, as its callers are.
+            unsafe { bindings::schedule() };
+            waited.sleeps += 1;
+        }
+        // SAFETY: `wait` was initialised on `head` above; `finish_wait`
+        // takes it off the queue if it is still on it, and sets the task
+        // running.
         unsafe { bindings::finish_wait(self.head.get(), wait.get()) };
-        (lock.lock(), kernel::current!().signal_pending())
+        waited
     }
 
     /// Wakes one exclusive sleeper and every poller whose events meet

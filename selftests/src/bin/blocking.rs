@@ -113,6 +113,67 @@ fn blocked_writer_wakes_on_read(t: &mut T) -> TestResult {
     Ok(())
 }
 
+// A writer woken without room for its atomic write passes the wakeup on to
+// the next writer, which needs less and goes through; the first sleeps on.
+fn woken_writer_without_room_wakes_a_smaller_writer(t: &mut T) -> TestResult {
+    let dev = Dev::rw().context("open")?;
+    let filled = fill(&dev, 1)?;
+    let big = pattern(2, 4000);
+    let small = pattern(3, 10);
+    let payload = big.clone();
+    let mut big_writer =
+        spawn_op(move || mydevice_selftests::count(Dev::wronly()?.write(&payload)))?;
+    wait_waiters(0, 1)?;
+    wait_sleeping(big_writer.pid)?;
+    let payload = small.clone();
+    let mut small_writer =
+        spawn_op(move || mydevice_selftests::count(Dev::wronly()?.write(&payload)))?;
+    wait_waiters(0, 2)?;
+    wait_sleeping(small_writer.pid)?;
+    // One read, one wakeup: it goes to the first sleeper, which needs 4000
+    // bytes and finds 100.
+    let first = dev.read(100).context("read 100 bytes")?;
+    expect_eq!(t, first, filled[..100].to_vec(), "the first 100 bytes read");
+    let n = small_writer.finish_count(WAKE)?;
+    expect_eq!(
+        t,
+        n,
+        Ok(10),
+        "the 10-byte writer's count after a read freed 100 bytes (the woken 4000-byte writer \
+         must hand its wakeup to it)"
+    );
+    wait_waiters(0, 1)?;
+    expect!(
+        t,
+        big_writer.running(),
+        "the 4000-byte write returned with 90 bytes free"
+    );
+    let mut want = filled[100..].to_vec();
+    want.extend_from_slice(&small);
+    let rest = dev.read_exact(want.len()).context("drain")?;
+    expect!(
+        t,
+        rest == want,
+        "stream before the 4000-byte write: {}",
+        mydevice_selftests::diff(&rest, &want)
+    );
+    let n = big_writer.finish_count(WAKE)?;
+    expect_eq!(
+        t,
+        n,
+        Ok(4000),
+        "the 4000-byte writer's count once room was made"
+    );
+    let last = dev.read_exact(4000).context("read the 4000-byte write")?;
+    expect!(
+        t,
+        last == big,
+        "the 4000-byte write: {}",
+        mydevice_selftests::diff(&last, &big)
+    );
+    Ok(())
+}
+
 /// Block `seq` of writer `id`: `size` bytes tagged with both.
 fn block(id: u8, seq: u16, size: usize) -> Vec<u8> {
     let mut b = pattern(u32::from(id) << 16 | u32::from(seq), size);
@@ -233,6 +294,7 @@ fn main() {
             test!(blocked_reader_sleeps_without_cpu),
             test!(blocked_reader_wakes_on_write),
             test!(blocked_writer_wakes_on_read),
+            test!(woken_writer_without_room_wakes_a_smaller_writer),
             test!(atomic_writes_never_interleave, 120),
             test!(large_write_blocks_then_completes),
         ],
