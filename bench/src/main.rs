@@ -37,7 +37,8 @@ options:
                      --vm-mode kvm: the sizes are tuned for TCG)
   --smoke            a tiny run of everything, in seconds (reps 2, scale 1/256)
   --only LIST        comma-separated workloads: stream,io_uring,splice,
-                     latency,wakeups,contended,control,idle (default all)
+                     latency,wakeups,contended,roundtrip,control,idle
+                     (default all)
   --row KEY          only the row(s) of KEY, e.g. stream-4k (see --list-rows)
   --side SIDE        device or pipe: run that side only (default both)
   --list-rows        print the row keys, one a line, and exit
@@ -51,16 +52,19 @@ options:
   -h, --help         this text
 ";
 
-const WORKLOADS: [&str; 8] = [
+const WORKLOADS: [&str; 9] = [
     "stream",
     "io_uring",
     "splice",
     "latency",
     "wakeups",
     "contended",
+    "roundtrip",
     "control",
     "idle",
 ];
+/// The sizes of the round-trip rows: the small writes of the stream rows.
+const ROUNDTRIP_SIZES: [usize; 2] = [64, 256];
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 /// The capacity of a stream row whose key does not name one.
@@ -642,6 +646,40 @@ fn run_all(env: &Env<'_>) -> io::Result<Vec<Row>> {
         rows.push(row);
     }
 
+    if cfg.runs("roundtrip") {
+        eprintln!("roundtrip: one task writes and reads back");
+        let cap = 64 * KIB;
+        let calls = cfg.scaled(20_000, 1000);
+        let mut sized: Vec<Row> = ROUNDTRIP_SIZES
+            .iter()
+            .map(|&size| {
+                let mut row = Row::new(
+                    "roundtrip",
+                    "roundtrip",
+                    format!("{} write + read, {} cap", size_name(size), size_name(cap)),
+                    "ns/pair",
+                    Better::Lower,
+                );
+                row.params = vec![
+                    ("bytes", size.into()),
+                    ("pairs", calls.into()),
+                    ("capacity", cap.into()),
+                ];
+                row
+            })
+            .collect();
+        interleave(env, "roundtrip", cap, "round trips", |kind, chan| {
+            for (row, &size) in sized.iter_mut().zip(ROUNDTRIP_SIZES.iter()) {
+                let v = workloads::roundtrip(chan, size, calls)?;
+                let side = row.side(kind);
+                side.capacity = chan.capacity;
+                side.values.push(v);
+            }
+            Ok(())
+        })?;
+        rows.append(&mut sized);
+    }
+
     if cfg.runs("control") {
         eprintln!("control: ioctl cost");
         let calls = cfg.scaled(20_000, 1000);
@@ -775,6 +813,7 @@ fn section_title(workload: &str) -> &'static str {
         "latency" => "wake latency, write -> read returns (ratio < 1: device faster)",
         "wakeups" => "wakeups per event, readers' context switches (ratio < 1: device better)",
         "contended" => "contended throughput, 4 writers, 4 readers (ratio > 1: device faster)",
+        "roundtrip" => "per-call cost, no other task (ratio < 1: device cheaper)",
         "control" => "control path (ratio < 1: device cheaper)",
         _ => "idle cost over the sleep (both must be 0)",
     }

@@ -533,6 +533,20 @@ pub fn control(calls: usize, mut op: impl FnMut() -> io::Result<()>) -> io::Resu
     Ok((sys::now_ns() - start) as f64 / calls as f64)
 }
 
+/// The cost of a call without contention or sleep: one task writes `size`
+/// bytes and reads them back, `pairs` times. Returns ns per write and read.
+pub fn roundtrip(chan: &Chan, size: usize, pairs: usize) -> io::Result<f64> {
+    let out = vec![0x5a_u8; size];
+    let mut back = vec![0_u8; size];
+    let (rd, wr) = (chan.rd(), chan.wr());
+    let start = sys::now_ns();
+    for _ in 0..pairs {
+        sys::write_all(wr, &out)?;
+        sys::read_exact(rd, &mut back)?;
+    }
+    Ok((sys::now_ns() - start) as f64 / pairs as f64)
+}
+
 /// `MYDEV_STATUS` on the device.
 pub fn status_call(fd: BorrowedFd<'_>) -> io::Result<()> {
     std::hint::black_box(abi::status(fd)?);

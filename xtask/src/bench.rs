@@ -43,6 +43,7 @@ const WORKLOADS: &[&str] = &[
     "latency",
     "wakeups",
     "contended",
+    "roundtrip",
     "control",
     "idle",
 ];
